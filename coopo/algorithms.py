@@ -1,0 +1,60 @@
+"""The two plug-in points: offline algorithms and online optimizers.
+
+Both are plain modules that satisfy :class:`Learner`: a frozen ``Config`` dataclass and pure
+functions over an immutable state pytree. Phases talk to them only through this protocol, and
+hand over a :class:`PolicyHandoff` (a typed value, never a shared mutable object) at every
+phase boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+from flax import struct
+
+from coopo.networks import NetworkConfig
+from coopo.types import EnvSpec, Metrics, Params, Transition
+
+
+class PolicyHandoff(struct.PyTreeNode):
+    """What one phase gives the next: the actor and the critics it ended with.
+
+    ``actor`` is the reference policy for the next offline phase's KL term.
+    """
+
+    actor: Params
+    critic: Params
+    target_critic: Params
+
+
+class Learner(Protocol):
+    """An algorithm module: ``init``, pure ``update``, ``act`` and the two handoff functions."""
+
+    NAME: str
+    Config: type
+
+    def init(self, key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Any) -> Any:
+        """Fresh state (parameters, optimizer states, target networks)."""
+        ...
+
+    def update(self, state: Any, batch: Transition, key: jax.Array) -> tuple[Any, Metrics]:
+        """One gradient update; pure, so phases can ``lax.scan`` and ``vmap`` it."""
+        ...
+
+    def act(self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+        """Actions in [-1, 1]^act_dim for a batch of (normalised) observations."""
+        ...
+
+    def handoff(self, state: Any) -> PolicyHandoff:
+        """The networks this algorithm ends its phase with."""
+        ...
+
+    def absorb(self, state: Any, handoff: PolicyHandoff) -> Any:
+        """Start a phase from another phase's networks, keeping this algorithm's own state."""
+        ...
+
+
+# Offline algorithms and online optimizers share the protocol; the names document the role.
+OfflineAlgorithm = Learner
+OnlineOptimizer = Learner

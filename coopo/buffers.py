@@ -1,0 +1,110 @@
+"""Buffers as pure functions over state pytrees (flashbax-style).
+
+- The dataset is a read-only, device-resident :class:`~coopo.types.Transition` of N rows.
+- :class:`ReplayBuffer` is a fixed-capacity FIFO ring; :func:`replay_add` writes a chunk of
+  rows and wraps around, overwriting the oldest.
+- :func:`mix_sample` draws one batch from several sources in fixed proportions;
+  :func:`union_sample` draws uniformly from the union of the dataset and a replay buffer.
+
+Everything is jittable; shapes are static (counts are Python ints) and only sizes are traced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from coopo.types import Transition
+
+
+class ReplayBuffer(struct.PyTreeNode):
+    data: Transition  # arrays of shape (capacity, ...)
+    ptr: jax.Array  # next row to write
+    size: jax.Array  # rows filled, <= capacity
+
+    @property
+    def capacity(self) -> int:
+        return int(self.data.rewards.shape[0])
+
+
+def replay_init(obs_dim: int, act_dim: int, capacity: int) -> ReplayBuffer:
+    if capacity <= 0:
+        raise ValueError(f"replay buffer capacity must be positive, got {capacity}")
+    z = jnp.zeros
+    data = Transition(
+        observations=z((capacity, obs_dim), jnp.float32),
+        actions=z((capacity, act_dim), jnp.float32),
+        rewards=z((capacity,), jnp.float32),
+        next_observations=z((capacity, obs_dim), jnp.float32),
+        terminated=z((capacity,), jnp.float32),
+        truncated=z((capacity,), jnp.float32),
+    )
+    return ReplayBuffer(data=data, ptr=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+
+
+def replay_add(buffer: ReplayBuffer, chunk: Transition) -> ReplayBuffer:
+    """Append ``n`` rows (leading axis of ``chunk``) FIFO, wrapping around the capacity."""
+    cap = buffer.capacity
+    n = chunk.rewards.shape[0]
+    idx = (buffer.ptr + jnp.arange(n)) % cap
+    data = jax.tree_util.tree_map(lambda d, c: d.at[idx].set(c.astype(d.dtype)), buffer.data, chunk)
+    return ReplayBuffer(
+        data=data, ptr=(buffer.ptr + n) % cap, size=jnp.minimum(buffer.size + n, cap)
+    )
+
+
+def gather(data: Transition, idx: jax.Array) -> Transition:
+    return jax.tree_util.tree_map(lambda x: x[idx], data)
+
+
+def uniform_sample(data: Transition, size: jax.Array | int, key: jax.Array, n: int) -> Transition:
+    """``n`` rows drawn uniformly with replacement from the first ``size`` rows."""
+    idx = jax.random.randint(key, (n,), 0, jnp.maximum(size, 1))
+    return gather(data, idx)
+
+
+def mix_sample(
+    sources: Sequence[tuple[Transition, jax.Array | int]],
+    counts: Sequence[int],
+    key: jax.Array,
+) -> Transition:
+    """Concatenate ``counts[i]`` uniform draws from source i; sources with count 0 are skipped."""
+    keys = jax.random.split(key, len(sources))
+    parts = [
+        uniform_sample(data, size, k, c)
+        for (data, size), c, k in zip(sources, counts, keys, strict=True)
+        if c > 0
+    ]
+    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, 0), *parts)
+
+
+def mix_counts(batch_size: int, fractions: Sequence[float]) -> list[int]:
+    """Integer counts summing to ``batch_size`` with the given fractions (largest remainder)."""
+    f = np.asarray(fractions, dtype=np.float64)
+    if np.any(f < 0) or not np.isclose(f.sum(), 1.0):
+        raise ValueError(f"mixing fractions must be >= 0 and sum to 1, got {list(fractions)}")
+    raw = f * batch_size
+    counts = np.floor(raw).astype(int)
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[: batch_size - counts.sum()]] += 1
+    return counts.tolist()
+
+
+def union_sample(
+    dataset: Transition, dataset_size: int, buffer: ReplayBuffer, key: jax.Array, n: int
+) -> Transition:
+    """``n`` rows uniform over dataset ∪ replay buffer (proportions follow their sizes)."""
+    idx = jax.random.randint(key, (n,), 0, dataset_size + buffer.size)
+    from_data = idx < dataset_size
+    a = gather(dataset, jnp.minimum(idx, dataset_size - 1))
+    b = gather(buffer.data, jnp.clip(idx - dataset_size, 0, buffer.capacity - 1))
+
+    def pick(x: jax.Array, y: jax.Array) -> jax.Array:
+        m = from_data.reshape((n,) + (1,) * (x.ndim - 1))
+        return jnp.where(m, x, y)
+
+    return jax.tree_util.tree_map(pick, a, b)

@@ -1,0 +1,265 @@
+"""``coopo`` command line: train, resume, eval, data build, data info.
+
+Each verb's options come from typed signatures / dataclasses through tyro, so ``--help`` is the
+field docstrings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import tyro
+from rich.console import Console
+from rich.table import Table
+
+from coopo.config import PRESETS, ConfigError, TrainConfig
+
+USAGE = """usage: coopo VERB [options]   (coopo VERB --help for each verb's options)
+
+verbs:
+  train        train a run (COOPO by default; --method o2o|offline|online for the baselines)
+  resume       continue a run from its latest phase-boundary checkpoint
+  eval         evaluate a run's final policy on fresh episodes
+  data build   roll out a behaviour policy (random or a policy .npz) into a dataset
+  data info    print a dataset card (size, episodes, returns, reference scores, provenance)
+"""
+
+console = Console()
+
+
+def _train(argv: list[str]) -> int:
+    preset = "default"
+    if "--preset" in argv:
+        i = argv.index("--preset")
+        if i + 1 >= len(argv) or argv[i + 1] not in PRESETS:
+            console.print(f"[red]error[/]: --preset takes one of {', '.join(PRESETS)}")
+            return 2
+        preset = argv[i + 1]
+        argv = argv[:i] + argv[i + 2 :]
+    description = (
+        (TrainConfig.__doc__ or "").strip()
+        + f"\n\nPresets (--preset NAME, then any option overrides it): {', '.join(PRESETS)}."
+        + " With no options, `coopo train` runs the built-in default: COOPO on Hopper-v5 with a"
+        + " dataset it builds once and caches."
+    )
+    cfg = tyro.cli(
+        TrainConfig, default=PRESETS[preset], args=argv, prog="coopo train", description=description
+    )
+    from coopo.runner import train
+
+    result = train(cfg, console)
+    _print_result(result)
+    return 0
+
+
+def _print_result(result: object) -> None:
+    from coopo.runner import RunResult
+
+    assert isinstance(result, RunResult)
+    if result.finished:
+        scores = np.array(list(result.final_scores.values()))
+        returns = np.array(list(result.final_returns.values()))
+        msg = f"final return {returns.mean():.1f}"
+        if not np.isnan(scores).all():
+            msg += f", normalized score {np.nanmean(scores):.1f}"
+        console.print(f"[bold green]done[/]: {msg}; run directory {result.run_dir}")
+
+
+def _resume(argv: list[str]) -> int:
+    def resume(run_dir: tyro.conf.Positional[Path], max_phases: int = 0) -> None:
+        """Continue a run from its latest phase-boundary checkpoint.
+
+        Args:
+            run_dir: The run directory.
+            max_phases: Stop, resumably, after this many phases (0: run to the end).
+        """
+        from coopo.runner import resume as do_resume
+
+        _print_result(do_resume(run_dir, max_phases, console))
+
+    tyro.cli(resume, args=argv, prog="coopo resume")
+    return 0
+
+
+def _eval(argv: list[str]) -> int:
+    def evaluate(
+        run_dir: tyro.conf.Positional[Path],
+        episodes: int = 10,
+        seed: int | None = None,
+        env_seed: int = 0,
+    ) -> None:
+        """Evaluate a run's final policy (deterministic) on fresh episodes.
+
+        Args:
+            run_dir: The run directory.
+            episodes: Number of episodes.
+            seed: Which training seed's policy (default: the run's first seed).
+            env_seed: Episode i resets the env with env_seed + i.
+        """
+        from coopo.envs import make_env
+        from coopo.evaluation import normalized_score
+        from coopo.policy import load_policy
+
+        policy = load_policy(run_dir, seed)
+        env = make_env(policy.env_id, policy.env_kwargs)
+        returns = []
+        for i in range(episodes):
+            obs, _ = env.reset(seed=env_seed + i)
+            total, done = 0.0, False
+            while not done:
+                obs, r, term, trunc, _ = env.step(policy(obs))
+                total += float(r)
+                done = term or trunc
+            returns.append(total)
+        env.close()
+        ret = np.array(returns)
+        norm = normalized_score(
+            ret, policy.meta.get("ref_min_score"), policy.meta.get("ref_max_score")
+        )
+        console.print(
+            f"{policy.env_id}: return {ret.mean():.1f} ± {ret.std():.1f} over {episodes} episodes",
+            end="",
+        )
+        console.print(
+            ""
+            if np.isnan(norm).all()
+            else f", normalized score {norm.mean():.1f} ± {norm.std():.1f}"
+        )
+
+    tyro.cli(evaluate, args=argv, prog="coopo eval")
+    return 0
+
+
+def _data_build(argv: list[str]) -> int:
+    def build(
+        env_id: str = "Hopper-v5",
+        behaviour: str = "random",
+        size: int = 100_000,
+        noise: float = 0.1,
+        seed: int = 0,
+        out: str = "",
+        format: Literal["minari", "d4rl", "npz"] = "minari",
+        root: Path | None = None,
+    ) -> None:
+        """Roll out a behaviour policy in a Gymnasium env and write a D4RL-style dataset.
+
+        Args:
+            env_id: Gymnasium env id.
+            behaviour: 'random' (uniform actions) or a policy .npz (plain MLP, see docs).
+            size: Transitions to collect.
+            noise: Gaussian action noise added before the policy's squash (ignored for random).
+            seed: Seed of resets and noise; the same seed gives the same dataset.
+            out: Minari id (format minari, default coopo/<task>/<behaviour>-v0) or a file path.
+            format: minari (directory under the data root), d4rl (.hdf5) or npz.
+            root: Minari data root (default: $MINARI_DATASETS_PATH, else ~/.minari/datasets).
+        """
+        from coopo.data import build_dataset, write_d4rl, write_minari, write_npz
+        from coopo.evaluation import task_name
+
+        ds = build_dataset(env_id, behaviour, size, noise if behaviour != "random" else 0.0, seed)
+        if format == "minari":
+            name = "random" if behaviour == "random" else Path(behaviour).stem
+            dest = write_minari(ds, out or f"coopo/{task_name(env_id)}/{name}-v0", root)
+        elif format == "d4rl":
+            dest = write_d4rl(ds, out or f"{task_name(env_id)}-{Path(behaviour).stem}.hdf5")
+        else:
+            dest = write_npz(ds, out or f"{task_name(env_id)}-{Path(behaviour).stem}.npz")
+        console.print(f"wrote {ds.size} transitions to {dest}")
+
+    tyro.cli(build, args=argv, prog="coopo data build")
+    return 0
+
+
+def _data_info(argv: list[str]) -> int:
+    def info(
+        path_or_id: tyro.conf.Positional[str],
+        json_output: Annotated[bool, tyro.conf.arg(name="json")] = False,
+    ) -> None:
+        """Print a dataset card.
+
+        Args:
+            path_or_id: D4RL .hdf5, .npz, Minari directory or Minari id.
+            json_output: Print the card as JSON.
+        """
+        from coopo.data import load
+
+        card = dataset_card(load(path_or_id))
+        if json_output:
+            print(json.dumps(card, indent=1, default=str))
+            return
+        table = Table(title=f"dataset {path_or_id}", show_header=False)
+        for k, v in card.items():
+            table.add_row(k, json.dumps(v, default=str) if isinstance(v, dict | list) else str(v))
+        console.print(table)
+
+    tyro.cli(info, args=argv, prog="coopo data info")
+    return 0
+
+
+def dataset_card(ds: object) -> dict[str, object]:
+    from coopo.data import Dataset
+    from coopo.evaluation import normalized_score, reference_scores
+
+    assert isinstance(ds, Dataset)
+    m = ds.metadata
+    rets = ds.episode_returns()
+    ref_min, ref_max = (
+        reference_scores(m.env_id, m.ref_min_score, m.ref_max_score)
+        if m.env_id
+        else (m.ref_min_score, m.ref_max_score)
+    )
+    card: dict[str, object] = {
+        "env_id": m.env_id or "(unknown)",
+        "transitions": ds.size,
+        "episodes": len(rets),
+        "obs_dim": ds.obs_dim,
+        "act_dim": ds.act_dim,
+        "terminations": int(ds.terminated.sum()),
+        "return_mean": round(float(rets.mean()), 2),
+        "return_min": round(float(rets.min()), 2),
+        "return_max": round(float(rets.max()), 2),
+        "ref_min_score": ref_min,
+        "ref_max_score": ref_max,
+        "source": m.source,
+        "hash": ds.content_hash(),
+    }
+    if ref_min is not None and ref_max is not None:
+        norm = normalized_score(rets, ref_min, ref_max)
+        card.update(
+            normalized_mean=round(float(norm.mean()), 2),
+            normalized_min=round(float(norm.min()), 2),
+            normalized_max=round(float(norm.max()), 2),
+        )
+    card.update({k: v for k, v in m.extra.items() if v is not None})
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbs = {"train": _train, "resume": _resume, "eval": _eval}
+    try:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(USAGE)
+            return 0 if argv else 2
+        if argv[0] in verbs:
+            return verbs[argv[0]](argv[1:])
+        if argv[0] == "data":
+            sub = {"build": _data_build, "info": _data_info}
+            if len(argv) < 2 or argv[1] not in sub:
+                print("usage: coopo data {build,info} [options]")
+                return 2
+            return sub[argv[1]](argv[2:])
+        print(USAGE)
+        console.print(f"[red]error[/]: unknown verb {argv[0]!r}")
+        return 2
+    except (ConfigError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+        console.print(f"[red]error[/]: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

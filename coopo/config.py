@@ -1,0 +1,228 @@
+"""Typed, frozen run configuration, its validation, and named presets.
+
+The resolved config is written to ``<run_dir>/config.json`` and is enough to rebuild the run
+(``coopo resume RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from coopo.networks import NetworkConfig
+from coopo.offline import OFFLINE_ALGORITHMS, awac_kl
+from coopo.online import ONLINE_OPTIMIZERS, sac
+
+Method = Literal["coopo", "o2o", "offline", "online"]
+OfflineName = Literal["awac_kl"]
+OnlineName = Literal["sac"]
+OfflineData = Literal["dataset", "dataset+online"]
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work, naming the option."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A COOPO run: which env and dataset, which method and algorithms, and the budgets.
+
+    Budgets are shared by all methods so comparisons are fair: every method gets
+    ``cycles * offline_steps`` offline gradient steps and ``cycles * online_steps`` online env
+    steps in total (``offline`` and ``online`` only their half). ``coopo`` interleaves them as
+    ``cycles`` x (offline phase, online phase); ``o2o`` runs one offline then one online phase.
+    """
+
+    env_id: str = "Hopper-v5"
+    """Gymnasium env id (training and evaluation)."""
+    env_kwargs: dict[str, str] = field(default_factory=dict)
+    """Extra gymnasium.make kwargs as KEY VALUE pairs; values are parsed as JSON when they can be."""
+    dataset: str = "build:random"
+    """D4RL .hdf5, .npz, Minari dir or id; 'build:random' / 'build:POLICY.npz' builds one (cached); 'none' for no dataset."""
+    build_size: int = 100_000
+    """Transitions in a dataset built by 'build:...'."""
+    build_noise: float = 0.1
+    """Gaussian action noise (pre-squash) of a 'build:POLICY.npz' behaviour policy."""
+    method: Method = "coopo"
+    """coopo: cycles of offline+online; o2o: offline then online; offline; online (from scratch)."""
+    offline: OfflineName = "awac_kl"
+    """Offline algorithm of the anchoring phases."""
+    online: OnlineName = "sac"
+    """Online optimizer of the fine-tuning phases."""
+    cycles: int = 3
+    """Number of (offline, online) cycles; the other methods get the same total budgets."""
+    offline_steps: int = 20_000
+    """Gradient steps per offline phase."""
+    online_steps: int = 20_000
+    """Environment steps per online phase (per seed)."""
+    offline_data: OfflineData = "dataset"
+    """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far."""
+    online_dataset_fraction: float = 0.5
+    """Fraction of each online-phase batch drawn from the dataset (the rest from the replay buffer)."""
+    scratch_uses_dataset: bool = False
+    """method=online: mix the dataset into the batches (RLPD-style) instead of pure SAC from scratch."""
+    utd_ratio: int = 1
+    """Gradient updates per online environment step."""
+    update_every: int = 50
+    """Env steps collected between jitted update calls (utd_ratio * update_every updates each)."""
+    batch_size: int = 256
+    """Batch size of every gradient update."""
+    replay_capacity: int = 1_000_000
+    """Online replay buffer capacity (FIFO) per seed."""
+    random_steps: int = 5_000
+    """method=online only: uniform random actions (and no updates) for the first env steps."""
+    normalize_observations: bool = True
+    """Fit an observation normaliser on the dataset and apply it everywhere (saved with the policy)."""
+    reward_scale: float = 1.0
+    """Multiplier on rewards before learning (returns are reported unscaled)."""
+    eval_episodes: int = 5
+    """Deterministic evaluation episodes per seed."""
+    eval_interval: int = 5_000
+    """Evaluate every this many online env steps (multiple of update_every) and at every phase end."""
+    offline_eval_interval: int = 0
+    """Evaluate every this many offline gradient steps (0: at phase ends only)."""
+    scan_length: int = 1_000
+    """Offline gradient updates per jitted lax.scan call."""
+    seeds: tuple[int, ...] = (0,)
+    """Seeds trained together in one process (vmapped updates, one env per seed)."""
+    run_dir: str = ""
+    """Run directory (default: runs/<time>-<method>-<env>)."""
+    keep_checkpoints: int = 2
+    """Phase-boundary checkpoints kept (the newest ones)."""
+    max_phases: int = 0
+    """Stop, resumably, after this many phases in this invocation (0: run to the end)."""
+    progress: bool = True
+    """Show a live progress display."""
+    network: NetworkConfig = NetworkConfig()
+    awac_kl: awac_kl.Config = awac_kl.Config()
+    sac: sac.Config = sac.Config()
+
+    def algo_config(self, name: str) -> Any:
+        return getattr(self, name)
+
+    def parsed_env_kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in self.env_kwargs.items():
+            try:
+                out[k] = json.loads(v) if isinstance(v, str) else v
+            except json.JSONDecodeError:
+                out[k] = v
+        return out
+
+
+def validate_config(cfg: TrainConfig) -> None:
+    def need(ok: bool, option: str, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"--{option.replace('_', '-')}: {msg}")
+
+    need(cfg.offline in OFFLINE_ALGORITHMS, "offline", f"unknown algorithm {cfg.offline!r}")
+    need(cfg.online in ONLINE_OPTIMIZERS, "online", f"unknown optimizer {cfg.online!r}")
+    need(cfg.cycles >= 1, "cycles", f"must be >= 1, got {cfg.cycles}")
+    need(cfg.offline_steps >= 0, "offline_steps", f"must be >= 0, got {cfg.offline_steps}")
+    need(cfg.online_steps >= 0, "online_steps", f"must be >= 0, got {cfg.online_steps}")
+    need(
+        0.0 <= cfg.online_dataset_fraction <= 1.0,
+        "online_dataset_fraction",
+        f"must be in [0, 1], got {cfg.online_dataset_fraction}",
+    )
+    need(cfg.utd_ratio >= 1, "utd_ratio", f"must be >= 1, got {cfg.utd_ratio}")
+    need(cfg.update_every >= 1, "update_every", f"must be >= 1, got {cfg.update_every}")
+    need(cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}")
+    need(
+        cfg.replay_capacity >= cfg.update_every,
+        "replay_capacity",
+        f"must be >= update_every ({cfg.update_every})",
+    )
+    need(cfg.random_steps >= 0, "random_steps", "must be >= 0")
+    need(cfg.reward_scale > 0, "reward_scale", f"must be > 0, got {cfg.reward_scale}")
+    need(cfg.eval_episodes >= 1, "eval_episodes", f"must be >= 1, got {cfg.eval_episodes}")
+    need(
+        cfg.eval_interval >= 0 and cfg.eval_interval % cfg.update_every == 0,
+        "eval_interval",
+        f"must be a non-negative multiple of update_every ({cfg.update_every}), got {cfg.eval_interval}",
+    )
+    need(cfg.offline_eval_interval >= 0, "offline_eval_interval", "must be >= 0")
+    need(cfg.scan_length >= 1, "scan_length", f"must be >= 1, got {cfg.scan_length}")
+    need(len(cfg.seeds) >= 1, "seeds", "give at least one seed")
+    need(len(set(cfg.seeds)) == len(cfg.seeds), "seeds", f"duplicate seeds {cfg.seeds}")
+    need(all(s >= 0 for s in cfg.seeds), "seeds", "seeds must be >= 0")
+    need(cfg.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
+    need(cfg.max_phases >= 0, "max_phases", "must be >= 0")
+    need(cfg.build_size >= 1, "build_size", "must be >= 1")
+    need(cfg.build_noise >= 0, "build_noise", "must be >= 0")
+    need(cfg.network.num_critics >= 1, "network.num_critics", "must be >= 1")
+    need(all(h >= 1 for h in cfg.network.hidden_dims), "network.hidden_dims", "widths must be >= 1")
+    need(
+        cfg.sac.num_min_q <= cfg.network.num_critics,
+        "sac.num_min_q",
+        f"must be <= network.num_critics ({cfg.network.num_critics})",
+    )
+    need(cfg.awac_kl.awac_lambda > 0, "awac_kl.awac_lambda", "must be > 0")
+    need(cfg.awac_kl.value_samples >= 1, "awac_kl.value_samples", "must be >= 1")
+    need(cfg.awac_kl.kl_coef >= 0, "awac_kl.kl_coef", "must be >= 0")
+    no_data = cfg.dataset.lower() in ("", "none")
+    need(
+        not (no_data and cfg.method != "online"),
+        "dataset",
+        f"method {cfg.method!r} needs a dataset",
+    )
+    need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
+    for name in ("actor_lr", "critic_lr"):
+        need(getattr(cfg.sac, name) > 0, f"sac.{name}", "must be > 0")
+        need(getattr(cfg.awac_kl, name) > 0, f"awac_kl.{name}", "must be > 0")
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(d: dict[str, Any]) -> TrainConfig:
+    """Inverse of :func:`config_to_dict` (nested dataclasses, tuples restored)."""
+
+    def build(cls: Any, data: dict[str, Any]) -> Any:
+        kwargs: dict[str, Any] = {}
+        hints = {f.name: f for f in dataclasses.fields(cls)}
+        for name, value in data.items():
+            if name not in hints:
+                raise ConfigError(f"unknown config key {name!r} in {cls.__name__}")
+            default = hints[name].default
+            if dataclasses.is_dataclass(default) and isinstance(value, dict):
+                value = build(type(default), value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    return build(TrainConfig, d)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # `coopo train` with no arguments: a short COOPO job on a dataset it builds itself.
+    "default": TrainConfig(),
+    # Seconds, for smoke tests and CI.
+    "smoke": TrainConfig(
+        env_id="InvertedPendulum-v5",
+        build_size=2_000,
+        cycles=2,
+        offline_steps=200,
+        online_steps=200,
+        eval_episodes=2,
+        eval_interval=0,
+        update_every=50,
+        network=NetworkConfig(hidden_dims=(64, 64)),
+        batch_size=64,
+        replay_capacity=10_000,
+    ),
+    # The offline-to-online literature's scale (CORL / Cal-QL): 1M updates, 1M env steps.
+    "d4rl": TrainConfig(
+        dataset="mujoco/hopper/medium-v0",
+        cycles=10,
+        offline_steps=100_000,
+        online_steps=100_000,
+        eval_interval=10_000,
+        eval_episodes=10,
+        seeds=(0, 1, 2, 3, 4),
+    ),
+}

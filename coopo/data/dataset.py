@@ -1,0 +1,198 @@
+"""The in-memory dataset (numpy), its metadata, and validation.
+
+Every reader returns a :class:`Dataset` in the one transition vocabulary
+(``observations, actions, rewards, next_observations, terminated, truncated``) and every
+problem is a :class:`DatasetError` that names the source, the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FIELDS = ("observations", "actions", "rewards", "next_observations", "terminated", "truncated")
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used, with the file, the field and the problem."""
+
+    def __init__(self, source: str, fld: str | None, problem: str) -> None:
+        where = f"{source}: field '{fld}'" if fld else str(source)
+        super().__init__(f"{where}: {problem}")
+        self.source, self.field, self.problem = source, fld, problem
+
+
+@dataclass(frozen=True)
+class DatasetMetadata:
+    """Where a dataset comes from and how to score it."""
+
+    env_id: str = ""
+    """Gymnasium id of the env the data was collected in ('' if unknown, e.g. raw D4RL)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    ref_min_score: float | None = None
+    """Return of a random policy (D4RL REF_MIN_SCORE / Minari ref_min_score)."""
+    ref_max_score: float | None = None
+    """Return of an expert policy (D4RL REF_MAX_SCORE / Minari ref_max_score)."""
+    dataset_id: str = ""
+    source: str = ""
+    """Where it was read from or how it was built."""
+    action_low: tuple[float, ...] | None = None
+    action_high: tuple[float, ...] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Free-form provenance: recipe, seed, policy hash, coopo version, ..."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DatasetMetadata:
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("action_low", "action_high"):
+            if kw.get(k) is not None:
+                kw[k] = tuple(float(x) for x in kw[k])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    observations: np.ndarray  # (N, obs_dim) float32
+    actions: np.ndarray  # (N, act_dim) float32, env units
+    rewards: np.ndarray  # (N,) float32
+    next_observations: np.ndarray  # (N, obs_dim) float32
+    terminated: np.ndarray  # (N,) bool
+    truncated: np.ndarray  # (N,) bool
+    metadata: DatasetMetadata = field(default_factory=DatasetMetadata)
+
+    @property
+    def size(self) -> int:
+        return int(self.rewards.shape[0])
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.observations.shape[1])
+
+    @property
+    def act_dim(self) -> int:
+        return int(self.actions.shape[1])
+
+    def episode_slices(self) -> list[slice]:
+        """Contiguous episodes; an episode ends at a terminated or truncated step."""
+        ends = np.flatnonzero(self.terminated | self.truncated)
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return [slice(int(s), int(e) + 1) for s, e in zip(starts, ends, strict=True)]
+
+    def episode_returns(self) -> np.ndarray:
+        ends = np.flatnonzero(self.terminated | self.truncated)
+        csum = np.concatenate([[0.0], np.cumsum(self.rewards, dtype=np.float64)])
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return csum[ends + 1] - csum[starts]
+
+    def content_hash(self) -> str:
+        h = hashlib.sha256()
+        for name in FIELDS:
+            h.update(np.ascontiguousarray(getattr(self, name)).tobytes())
+        return h.hexdigest()[:16]
+
+    def with_metadata(self, **changes: Any) -> Dataset:
+        return dataclasses.replace(self, metadata=dataclasses.replace(self.metadata, **changes))
+
+
+def make_dataset(source: str, metadata: DatasetMetadata, **arrays: Any) -> Dataset:
+    """Validate raw arrays and convert them to the canonical dtypes.
+
+    Checks presence, shapes and finiteness and raises :class:`DatasetError` naming the field.
+    A dataset whose last step ends no episode gets ``truncated`` set there: the end of the data
+    truncates the last episode.
+    """
+    missing = [f for f in FIELDS if arrays.get(f) is None]
+    if missing:
+        raise DatasetError(source, missing[0], "missing")
+    raw = {f: np.asarray(arrays[f]) for f in FIELDS}
+    n = raw["observations"].shape[0] if raw["observations"].ndim >= 1 else -1
+    if n <= 0:
+        raise DatasetError(
+            source,
+            "observations",
+            f"needs at least one transition, shape {raw['observations'].shape}",
+        )
+    if raw["rewards"].ndim == 2 and raw["rewards"].shape[1] == 1:
+        raw["rewards"] = raw["rewards"][:, 0]
+    for f in ("rewards", "terminated", "truncated"):
+        if raw[f].shape != (n,):
+            raise DatasetError(source, f, f"expected shape ({n},), got {raw[f].shape}")
+    for f in ("observations", "next_observations", "actions"):
+        if raw[f].ndim != 2 or raw[f].shape[0] != n:
+            raise DatasetError(source, f, f"expected shape ({n}, dim), got {raw[f].shape}")
+    if raw["observations"].shape != raw["next_observations"].shape:
+        raise DatasetError(
+            source,
+            "next_observations",
+            f"shape {raw['next_observations'].shape} != observations {raw['observations'].shape}",
+        )
+    out: dict[str, np.ndarray] = {}
+    for f in ("observations", "actions", "rewards", "next_observations"):
+        a = raw[f]
+        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+            raise DatasetError(source, f, f"expected a numeric dtype, got {a.dtype}")
+        a = a.astype(np.float32)
+        bad = ~np.isfinite(a)
+        if bad.any():
+            row = int(np.argwhere(bad)[0][0])
+            raise DatasetError(
+                source, f, f"{int(bad.sum())} non-finite values (NaN/inf), first at row {row}"
+            )
+        out[f] = a
+    for f in ("terminated", "truncated"):
+        a = raw[f]
+        if a.dtype != np.bool_:
+            if not np.all(np.isin(a, (0, 1))):
+                raise DatasetError(source, f, "expected booleans (0/1)")
+            a = a.astype(bool)
+        out[f] = a.copy()
+    if not (out["terminated"][-1] or out["truncated"][-1]):
+        out["truncated"][-1] = True
+    return Dataset(metadata=metadata, **out)
+
+
+def validate_against_env(
+    ds: Dataset, obs_shape: tuple[int, ...], act_low: np.ndarray, act_high: np.ndarray, env_id: str
+) -> None:
+    """Check observation/action sizes and action bounds against an env's spaces."""
+    src = ds.metadata.source or ds.metadata.dataset_id or "dataset"
+    if len(obs_shape) != 1:
+        raise DatasetError(
+            src, "observations", f"env {env_id} has non-flat observations {obs_shape}"
+        )
+    if ds.obs_dim != obs_shape[0]:
+        raise DatasetError(
+            src,
+            "observations",
+            f"dimension {ds.obs_dim} does not match {env_id}'s observation space ({obs_shape[0]})",
+        )
+    if ds.act_dim != act_low.shape[0]:
+        raise DatasetError(
+            src,
+            "actions",
+            f"dimension {ds.act_dim} does not match {env_id}'s action space ({act_low.shape[0]})",
+        )
+    tol = 1e-4 * np.maximum(act_high - act_low, 1.0)
+    below = ds.actions < act_low - tol
+    above = ds.actions > act_high + tol
+    if below.any() or above.any():
+        row = int(np.argwhere(below | above)[0][0])
+        raise DatasetError(
+            src,
+            "actions",
+            f"{int(below.sum() + above.sum())} values outside {env_id}'s action bounds "
+            f"[{act_low.min():g}, {act_high.max():g}], first at row {row}: {ds.actions[row].tolist()}",
+        )
+
+
+def concatenate(parts: list[Dataset], metadata: DatasetMetadata) -> Dataset:
+    arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS}
+    return Dataset(metadata=metadata, **arrays)

@@ -1,0 +1,227 @@
+"""Minari dataset directories (HDF5 backend, format of minari 0.5): read and write.
+
+Layout: ``<root>/<namespace>/<name>-vN/data/{metadata.json, main_data.hdf5}``; the hdf5 file
+holds one group ``episode_i`` per episode with T+1 ``observations`` (the reset observation,
+then every next observation), T ``actions``, ``rewards``, ``terminations``, ``truncations``.
+Ids resolve under ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
+
+MINARI_VERSION = "0.5.4"  # the storage format version we write (read by minari 0.5.x)
+
+
+def minari_root() -> Path:
+    env = os.environ.get("MINARI_DATASETS_PATH")
+    return Path(env) if env else Path.home() / ".minari" / "datasets"
+
+
+def resolve_minari(path_or_id: str) -> Path | None:
+    """The dataset directory for a path or a Minari id, or None if neither exists."""
+    p = Path(path_or_id).expanduser()
+    for cand in (p, minari_root() / path_or_id):
+        if (cand / "data" / "metadata.json").is_file():
+            return cand
+    return None
+
+
+def _box_json(shape: int, low: Any, high: Any) -> str:
+    low = np.broadcast_to(np.asarray(low, np.float64), (shape,))
+    high = np.broadcast_to(np.asarray(high, np.float64), (shape,))
+    return json.dumps(
+        {
+            "type": "Box",
+            "dtype": "float32",
+            "shape": [shape],
+            "low": low.tolist(),
+            "high": high.tolist(),
+        }
+    )
+
+
+def read_minari(directory: str | os.PathLike[str]) -> Dataset:
+    d = Path(directory)
+    meta_path, data_path = d / "data" / "metadata.json", d / "data" / "main_data.hdf5"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
+    if meta.get("data_format", "hdf5") != "hdf5":
+        raise DatasetError(
+            str(meta_path), "data_format", f"only 'hdf5' is supported, got {meta['data_format']!r}"
+        )
+    src = str(data_path)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
+    try:
+        f = h5py.File(data_path, "r")
+    except OSError as e:
+        raise DatasetError(src, None, f"not a readable HDF5 file ({e})") from e
+    with f:
+        names = sorted(
+            (k for k in f if k.startswith("episode_")), key=lambda k: int(k.split("_")[1])
+        )
+        if not names:
+            raise DatasetError(src, None, "no episode_i groups")
+        for name in names:
+            g = f[name]
+            for key in ("observations", "actions", "rewards", "terminations", "truncations"):
+                if key not in g:
+                    raise DatasetError(src, f"{name}/{key}", "missing")
+            obs = g["observations"][()]
+            if not isinstance(obs, np.ndarray) or obs.ndim != 2:
+                raise DatasetError(
+                    src, f"{name}/observations", "only flat Box observations are supported"
+                )
+            t = len(g["actions"])
+            if obs.shape[0] != t + 1:
+                raise DatasetError(
+                    src, f"{name}/observations", f"expected {t + 1} rows (T+1), got {obs.shape[0]}"
+                )
+            parts["o"].append(obs[:-1])
+            parts["no"].append(obs[1:])
+            parts["a"].append(g["actions"][()])
+            parts["r"].append(g["rewards"][()])
+            te, tr = g["terminations"][()].astype(bool), g["truncations"][()].astype(bool)
+            if t and not (te[-1] or tr[-1]):
+                tr = tr.copy()
+                tr[-1] = True  # an episode group is a whole episode: its last step ends it
+            parts["te"].append(te)
+            parts["tr"].append(tr)
+    env_spec = meta.get("env_spec")
+    env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
+    if isinstance(env_spec, str):
+        spec = json.loads(env_spec)
+        env_id, env_kwargs = spec.get("id", ""), spec.get("kwargs", {}) or {}
+    extra = meta.get("coopo", {}) if isinstance(meta.get("coopo"), dict) else {}
+    act_space = (
+        json.loads(meta["action_space"]) if isinstance(meta.get("action_space"), str) else {}
+    )
+    metadata = DatasetMetadata(
+        env_id=env_id,
+        env_kwargs=env_kwargs,
+        ref_min_score=meta.get("ref_min_score"),
+        ref_max_score=meta.get("ref_max_score"),
+        dataset_id=meta.get("dataset_id", ""),
+        source=str(d),
+        action_low=tuple(act_space["low"]) if "low" in act_space else None,
+        action_high=tuple(act_space["high"]) if "high" in act_space else None,
+        extra=extra,
+    )
+    return make_dataset(
+        src,
+        metadata,
+        observations=np.concatenate(parts["o"]),
+        actions=np.concatenate(parts["a"]),
+        rewards=np.concatenate(parts["r"]),
+        next_observations=np.concatenate(parts["no"]),
+        terminated=np.concatenate(parts["te"]),
+        truncated=np.concatenate(parts["tr"]),
+    )
+
+
+def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``ds`` as Minari dataset ``dataset_id`` under ``root`` (default: the Minari root).
+
+    The directory is written in full next to its destination and renamed into place, so an
+    existing dataset is never left half-overwritten.
+    """
+    root_path = Path(root) if root is not None else minari_root()
+    if not dataset_id or dataset_id.startswith("/") or ".." in dataset_id.split("/"):
+        raise ValueError(f"invalid dataset id {dataset_id!r}")
+    dest = root_path / dataset_id
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".tmp")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        (tmp / "data").mkdir(parents=True)
+    except OSError as e:
+        raise DatasetError(str(root_path), None, f"data root is not writable ({e})") from e
+    episodes = ds.episode_slices()
+    with h5py.File(tmp / "data" / "main_data.hdf5", "w") as f:
+        for i, sl in enumerate(episodes):
+            g = f.create_group(f"episode_{i}")
+            g.attrs["id"] = i
+            g.attrs["total_steps"] = sl.stop - sl.start
+            obs = np.concatenate([ds.observations[sl], ds.next_observations[sl][-1:]])
+            g.create_dataset("observations", data=obs)
+            g.create_dataset("actions", data=ds.actions[sl])
+            g.create_dataset("rewards", data=ds.rewards[sl].astype(np.float64))
+            g.create_dataset("terminations", data=ds.terminated[sl])
+            g.create_dataset("truncations", data=ds.truncated[sl])
+    m = ds.metadata
+    act_low = m.action_low if m.action_low is not None else -1.0
+    act_high = m.action_high if m.action_high is not None else 1.0
+    meta: dict[str, Any] = {
+        "dataset_id": dataset_id,
+        "minari_version": MINARI_VERSION,
+        "data_format": "hdf5",
+        "total_episodes": len(episodes),
+        "total_steps": ds.size,
+        "observation_space": _box_json(ds.obs_dim, -np.inf, np.inf),
+        "action_space": _box_json(ds.act_dim, act_low, act_high),
+        "algorithm_name": str(m.extra.get("recipe", "coopo")),
+        "author": ["coopo"],
+        "author_email": [],
+        "code_permalink": "",
+        "description": str(m.extra.get("description", "Dataset written by coopo.")),
+        "dataset_size": 0,
+        "coopo": {**m.extra, "source": m.source},
+    }
+    if m.env_id:
+        meta["env_spec"] = json.dumps(
+            {
+                "id": m.env_id,
+                "entry_point": None,
+                "reward_threshold": None,
+                "nondeterministic": False,
+                "max_episode_steps": None,
+                "order_enforce": True,
+                "disable_env_checker": False,
+                "kwargs": m.env_kwargs,
+                "additional_wrappers": [],
+                "vector_entry_point": None,
+            }
+        )
+        _fill_env_spec(meta, m.env_id, m.env_kwargs)
+    if m.ref_min_score is not None:
+        meta["ref_min_score"] = float(m.ref_min_score)
+    if m.ref_max_score is not None:
+        meta["ref_max_score"] = float(m.ref_max_score)
+    (tmp / "data" / "metadata.json").write_text(json.dumps(meta, indent=1))
+    ns = dataset_id.split("/")[0]
+    ns_meta = root_path / ns / "namespace_metadata.json"
+    if "/" in dataset_id and not ns_meta.exists():
+        ns_meta.write_text("{}")
+    if dest.exists():
+        old = dest.with_name(dest.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
+    return dest
+
+
+def _fill_env_spec(meta: dict[str, Any], env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Use Gymnasium's own spec serialisation when the env id is registered."""
+    try:
+        import gymnasium as gym
+
+        spec = gym.spec(env_id)
+        spec = spec.__class__(**{**spec.__dict__, "kwargs": {**spec.kwargs, **env_kwargs}})
+        meta["env_spec"] = spec.to_json()
+    except Exception:  # unregistered id: keep the minimal spec written above
+        pass

@@ -1,0 +1,104 @@
+"""Evaluation on separate envs (never the training envs) and D4RL normalised scores.
+
+The normalised score is ``100 * (return - ref_min) / (ref_max - ref_min)``. Reference scores
+come from the dataset's metadata when it has them (Minari's ``ref_min_score`` /
+``ref_max_score``) and otherwise from D4RL's table, keyed by the env's task name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from coopo.envs import ActionScaler, make_env
+
+# d4rl/infos.py REF_MIN_SCORE / REF_MAX_SCORE (same for v0, v1, v2).
+D4RL_REFERENCE_SCORES: dict[str, tuple[float, float]] = {
+    "hopper": (-20.272305, 3234.3),
+    "halfcheetah": (-280.178953, 12135.0),
+    "walker2d": (1.629008, 4592.3),
+    "ant": (-325.6, 3879.7),
+}
+
+
+def task_name(env_id: str) -> str:
+    """'Hopper-v5' -> 'hopper', 'HalfCheetah-v4' -> 'halfcheetah'."""
+    return re.sub(r"-v\d+$", "", env_id.split("/")[-1]).lower()
+
+
+def reference_scores(
+    env_id: str, ref_min: float | None = None, ref_max: float | None = None
+) -> tuple[float | None, float | None]:
+    """Dataset references if given (they take precedence), else D4RL's, else (None, None)."""
+    if ref_min is not None and ref_max is not None:
+        return float(ref_min), float(ref_max)
+    return D4RL_REFERENCE_SCORES.get(task_name(env_id), (None, None))
+
+
+def normalized_score(ret: np.ndarray | float, ref_min: float | None, ref_max: float | None) -> Any:
+    if ref_min is None or ref_max is None:
+        return np.full(np.shape(ret), np.nan)
+    return 100.0 * (np.asarray(ret) - ref_min) / (ref_max - ref_min)
+
+
+# (S, E, obs) raw observations -> (S, E, act) actions in [-1, 1]
+BatchPolicy = Callable[[np.ndarray], np.ndarray]
+
+
+class Evaluator:
+    """``episodes`` evaluation envs per seed, stepped in lockstep with one batched policy call.
+
+    Reset seeds are ``base_seed + 10_000 * seed + round * episodes + e``: deterministic, and
+    different for every evaluation round, so a resumed run evaluates exactly as an unbroken one.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        env_kwargs: dict[str, Any],
+        seeds: list[int],
+        episodes: int,
+        base_seed: int = 1_000_000,
+    ) -> None:
+        if episodes <= 0:
+            raise ValueError(f"eval episodes must be positive, got {episodes}")
+        self.seeds, self.episodes, self.base_seed = seeds, episodes, base_seed
+        self.envs = [[make_env(env_id, env_kwargs) for _ in range(episodes)] for _ in seeds]
+        self.scaler = ActionScaler.of_env(self.envs[0][0])
+
+    def run(self, policy: BatchPolicy, round_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (returns, lengths), each (S, E)."""
+        S, E = len(self.seeds), self.episodes
+        obs = np.stack(
+            [
+                np.stack(
+                    [
+                        env.reset(seed=self.base_seed + 10_000 * s + round_index * E + e)[0]
+                        for e, env in enumerate(envs)
+                    ]
+                )
+                for s, envs in zip(self.seeds, self.envs, strict=True)
+            ]
+        ).astype(np.float32)
+        returns, lengths = np.zeros((S, E)), np.zeros((S, E), int)
+        done = np.zeros((S, E), bool)
+        while not done.all():
+            actions = self.scaler.to_env(np.asarray(policy(obs)))
+            for i in range(S):
+                for e in range(E):
+                    if done[i, e]:
+                        continue
+                    o, r, term, trunc, _ = self.envs[i][e].step(actions[i, e])
+                    obs[i, e] = o
+                    returns[i, e] += r
+                    lengths[i, e] += 1
+                    done[i, e] = term or trunc
+        return returns, lengths
+
+    def close(self) -> None:
+        for envs in self.envs:
+            for env in envs:
+                env.close()

@@ -1,0 +1,177 @@
+r"""AWAC-KL: KL-regularised advantage-weighted actor-critic, COOPO's offline anchoring phase.
+
+Derivation (Peters & Schaal 2007; Peng et al. 2019, AWR; Nair et al. 2020, AWAC). The offline
+phase solves, at every state,
+
+    max_pi  E_{a~pi}[A(s, a)]   s.t.   KL(pi(.|s) || pi_D(.|s)) <= eps,
+
+whose Lagrangian has the closed form pi*(a|s) ∝ pi_D(a|s) exp(A(s, a) / lambda), lambda being
+the multiplier of the KL constraint. Projecting pi* onto the parametric policy class by
+minimising KL(pi* || pi_theta) gives a weighted maximum-likelihood step on dataset actions,
+
+    L_actor(theta) = -E_{(s,a)~D}[ exp(A(s,a)/lambda) * log pi_theta(a|s) ],
+
+which never evaluates pi_theta off the data: this is the "anchoring" to the dataset.
+
+COOPO returns to this phase after every online phase. The policy that the online phase ended
+with, pi_prev, is the natural trust region for the next anchoring step, so we add an explicit
+penalty ``kl_coef * KL(pi_theta || pi_prev)`` (exact for tanh-Gaussians, see
+:func:`coopo.distributions.gaussian_kl`). It is off in the first offline phase (there is no
+previous policy yet) and on after every handoff.
+
+Choices made where the COOPO paper is silent (all in :class:`Config`):
+
+- Critic: twin Q with Polyak target networks; TD target ``r + gamma * (1 - terminated) *
+  min_j Q'_j(s', a')`` with a' ~ pi (AWAC's, no entropy bonus).
+- Advantage ``A = min_j Q_j(s, a) - mean_k min_j Q_j(s, a_k)``, a_k ~ pi (``value_samples``).
+- Weights ``exp(A / lambda)`` clipped at ``max_weight`` (AWAC: lambda = 1, CORL: max 100).
+- The actor is the same tanh-Gaussian as SAC's, so handoffs need no conversion; dataset actions
+  are clipped to 1 - 1e-5 before the inverse tanh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from flax.training.train_state import TrainState
+
+from coopo import distributions as D
+from coopo.algorithms import PolicyHandoff
+from coopo.losses import advantage_weighted_nll, awac_weights, critic_mse, soft_update, td_target
+from coopo.networks import NetworkConfig, adam, make_actor, make_critic
+from coopo.types import EnvSpec, Metrics, Params, Transition
+
+NAME = "awac_kl"
+
+
+@dataclass(frozen=True)
+class Config:
+    """AWAC-KL hyperparameters (defaults follow AWAC / CORL where the COOPO paper is silent)."""
+
+    actor_lr: float = 3e-4
+    """Actor learning rate (Adam)."""
+    critic_lr: float = 3e-4
+    """Critic learning rate (Adam)."""
+    discount: float = 0.99
+    """Discount factor gamma."""
+    tau: float = 0.005
+    """Polyak rate of the target critics."""
+    awac_lambda: float = 1.0
+    """Temperature lambda in exp(A / lambda): the KL-to-data constraint's multiplier."""
+    max_weight: float = 100.0
+    """Clip on the advantage weights."""
+    kl_coef: float = 0.1
+    """beta in beta * KL(pi || pi_prev), active from the second offline phase on (0 = off)."""
+    value_samples: int = 1
+    """Policy samples used to estimate V(s) = E_{a~pi} Q(s, a) in the advantage."""
+
+
+class State(struct.PyTreeNode):
+    actor: TrainState
+    critic: TrainState
+    target_critic: Params
+    reference_actor: Params
+    kl_active: jax.Array  # 0.0 until the first handoff from an online phase
+    config: Config = struct.field(pytree_node=False)
+
+
+def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
+    k_actor, k_critic = jax.random.split(key)
+    actor_def, critic_def = make_actor(net, spec.act_dim), make_critic(net)
+    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
+    actor_params = actor_def.init(k_actor, obs)
+    critic_params = critic_def.init(k_critic, obs, act)
+    return State(
+        actor=TrainState.create(
+            apply_fn=actor_def.apply, params=actor_params, tx=adam(config.actor_lr)
+        ),
+        critic=TrainState.create(
+            apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr)
+        ),
+        target_critic=critic_params,
+        reference_actor=actor_params,
+        kl_active=jnp.zeros(()),
+        config=config,
+    )
+
+
+def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metrics]:
+    cfg = state.config
+    k_next, k_value = jax.random.split(key)
+    actor_apply, critic_apply = state.actor.apply_fn, state.critic.apply_fn
+
+    # --- Critic: TD on the phase's data. ---
+    next_mean, next_log_std = actor_apply(state.actor.params, batch.next_observations)
+    next_actions, _ = D.sample_tanh_gaussian(k_next, next_mean, next_log_std)
+    q_next = critic_apply(state.target_critic, batch.next_observations, next_actions).min(0)
+    target = td_target(batch.rewards, cfg.discount, batch.masks, q_next)
+
+    def critic_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
+        q = critic_apply(params, batch.observations, batch.actions)
+        return critic_mse(q, target), q
+
+    (critic_loss, q_data), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
+        state.critic.params
+    )
+    critic = state.critic.apply_gradients(grads=critic_grads)
+
+    # --- Actor: advantage-weighted log-likelihood + KL to the previous phase's policy. ---
+    mean, log_std = actor_apply(state.actor.params, batch.observations)
+    value_keys = jax.random.split(k_value, cfg.value_samples)
+    pi_actions = jax.vmap(lambda k: D.sample_tanh_gaussian(k, mean, log_std)[0])(value_keys)
+    v = jax.vmap(lambda a: critic_apply(critic.params, batch.observations, a).min(0))(
+        pi_actions
+    ).mean(0)
+    advantage = critic_apply(critic.params, batch.observations, batch.actions).min(0) - v
+    weights = awac_weights(advantage, cfg.awac_lambda, cfg.max_weight)
+    ref_mean, ref_log_std = actor_apply(state.reference_actor, batch.observations)
+
+    def actor_loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        mean, log_std = actor_apply(params, batch.observations)
+        log_prob = D.tanh_gaussian_log_prob(mean, log_std, batch.actions)
+        kl = jnp.mean(D.gaussian_kl(mean, log_std, ref_mean, ref_log_std))
+        loss = advantage_weighted_nll(weights, log_prob) + cfg.kl_coef * state.kl_active * kl
+        return loss, (kl, log_prob.mean())
+
+    (actor_loss, (kl, log_prob)), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+        state.actor.params
+    )
+    actor = state.actor.apply_gradients(grads=actor_grads)
+
+    new_state = state.replace(
+        actor=actor,
+        critic=critic,
+        target_critic=soft_update(state.target_critic, critic.params, cfg.tau),
+    )
+    metrics = {
+        "critic_loss": critic_loss,
+        "actor_loss": actor_loss,
+        "q_mean": q_data.mean(),
+        "advantage_mean": advantage.mean(),
+        "weight_mean": weights.mean(),
+        "kl_to_previous": kl,
+        "data_log_likelihood": log_prob,
+    }
+    return new_state, metrics
+
+
+def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+    return D.tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
+
+
+def handoff(state: State) -> PolicyHandoff:
+    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
+
+
+def absorb(state: State, h: PolicyHandoff) -> State:
+    # The incoming actor becomes both the starting point and the KL reference pi_prev.
+    return state.replace(
+        actor=state.actor.replace(params=h.actor),
+        critic=state.critic.replace(params=h.critic),
+        target_critic=h.target_critic,
+        reference_actor=h.actor,
+        kl_active=jnp.ones(()),
+    )

@@ -1,0 +1,75 @@
+"""Load a trained policy from a run directory as a plain numpy callable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from coopo.networks import TanhGaussianActor
+
+
+class Policy:
+    """``policy(obs) -> action``: raw env observations in, env-unit actions out.
+
+    Applies the saved observation normaliser and action rescaling; deterministic (tanh of the
+    mean) unless called with ``deterministic=False`` and a ``key``.
+    """
+
+    def __init__(self, meta: dict[str, Any], params: Any) -> None:
+        self.meta = meta
+        self.env_id: str = meta["env_id"]
+        self.env_kwargs: dict[str, Any] = meta.get("env_kwargs", {})
+        self.obs_dim, self.act_dim = int(meta["obs_dim"]), int(meta["act_dim"])
+        self._mean = np.asarray(meta["obs_mean"], np.float32)
+        self._std = np.asarray(meta["obs_std"], np.float32)
+        self._low = np.asarray(meta["action_low"], np.float32)
+        self._high = np.asarray(meta["action_high"], np.float32)
+        actor = TanhGaussianActor(tuple(meta["hidden_dims"]), self.act_dim)
+        self.params = params
+
+        @jax.jit
+        def _act(params: Any, obs: jax.Array, key: jax.Array, stochastic: bool) -> jax.Array:
+            mean, log_std = actor.apply(params, obs)  # type: ignore[misc]
+            noise = jax.random.normal(key, mean.shape) * jnp.exp(log_std)  # type: ignore[arg-type]
+            return jnp.tanh(mean + jnp.where(stochastic, noise, 0.0))
+
+        self._act = _act
+
+    def __call__(
+        self, obs: np.ndarray, deterministic: bool = True, key: jax.Array | None = None
+    ) -> np.ndarray:
+        obs = np.asarray(obs, np.float32)
+        single = obs.ndim == 1
+        if obs.shape[-1] != self.obs_dim:
+            raise ValueError(
+                f"policy expects observations of size {self.obs_dim}, got shape {obs.shape}"
+            )
+        x = ((obs[None] if single else obs) - self._mean) / self._std
+        k = key if key is not None else jax.random.PRNGKey(0)
+        a = np.asarray(self._act(self.params, jnp.asarray(x), k, not deterministic))
+        a = self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+        return a[0] if single else a
+
+
+def load_policy(run_dir: str | Path, seed: int | None = None) -> Policy:
+    """The final policy of a run (of ``seed``, default the run's first seed)."""
+    d = Path(run_dir) / "policy"
+    meta_path = d / "policy.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(
+            f"{run_dir} has no final policy (policy/policy.json); has the run finished?"
+        )
+    meta = json.loads(meta_path.read_text())
+    seed = meta["seeds"][0] if seed is None else seed
+    if seed not in meta["seeds"]:
+        raise ValueError(f"seed {seed} not in this run's seeds {meta['seeds']}")
+    actor = TanhGaussianActor(tuple(meta["hidden_dims"]), int(meta["act_dim"]))
+    template = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, int(meta["obs_dim"]))))
+    params = serialization.from_bytes(template, (d / f"seed_{seed}.msgpack").read_bytes())
+    return Policy(meta, params)

@@ -1,0 +1,42 @@
+"""The one data vocabulary shared by datasets, buffers and updates.
+
+A transition is ``(s_t, a_t, r_t, s_{t+1}, terminated_t, truncated_t)`` as in Gymnasium.
+Bootstrapping uses ``1 - terminated`` only; ``truncated`` (time limit, dataset end) marks an
+episode boundary for bookkeeping but is still bootstrapped through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+from flax import struct
+
+Params = Any
+PRNGKey = jax.Array
+Metrics = dict[str, jax.Array]
+
+
+class Transition(struct.PyTreeNode):
+    """A batch (or buffer) of transitions. Leading axes are free: (B,), (N,), (S, N), ..."""
+
+    observations: jax.Array
+    actions: jax.Array
+    rewards: jax.Array
+    next_observations: jax.Array
+    terminated: jax.Array  # float32 0/1: true termination, no bootstrap
+    truncated: jax.Array  # float32 0/1: time limit or dataset end, bootstrap through
+
+    @property
+    def masks(self) -> jax.Array:
+        """Bootstrap mask ``1 - terminated`` (truncation still bootstraps)."""
+        return 1.0 - self.terminated
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What an algorithm needs to know about the task to build its networks."""
+
+    obs_dim: int
+    act_dim: int

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from coopo.data import Dataset, build_dataset
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never touch the user's cache or Minari root from tests."""
+    base = tmp_path_factory.mktemp("env")
+    monkeypatch.setenv("COOPO_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(base / "minari"))
+
+
+@pytest.fixture(scope="session")
+def pendulum_dataset() -> Dataset:
+    """A small random-policy InvertedPendulum dataset (many short episodes, terminations)."""
+    return build_dataset("InvertedPendulum-v5", "random", size=600, seed=3)
+
+
+def write_policy_file(
+    path: Path, obs_dim: int, act_dim: int, seed: int = 0, hidden: int = 8
+) -> Path:
+    """A plain-MLP policy file in the shared policies' format."""
+    rng = np.random.default_rng(seed)
+    meta = {
+        "env_id": "InvertedPendulum-v5",
+        "env_kwargs": {},
+        "obs_dim": obs_dim,
+        "act_dim": act_dim,
+        "hidden_activation": "tanh",
+        "output": "tanh",
+    }
+    np.savez(
+        path,
+        **{
+            "layer0/kernel": rng.normal(size=(obs_dim, hidden)).astype(np.float32),
+            "layer0/bias": np.zeros(hidden, np.float32),
+            "layer1/kernel": rng.normal(size=(hidden, act_dim)).astype(np.float32),
+            "layer1/bias": np.zeros(act_dim, np.float32),
+        },
+        meta=np.asarray(json.dumps(meta)),
+    )
+    return path

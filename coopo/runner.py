@@ -147,7 +147,10 @@ class Trainer:
                     f"dataset was collected in {ds.metadata.env_id}, but the run's env is {cfg.env_id}",
                 )
             validate_against_env(ds, obs_shape, self.scaler.low, self.scaler.high, cfg.env_id)
-        self.dataset_np = ds
+        # Provenance for dataset.json; the host arrays themselves are not kept (memory).
+        self.dataset_info: dict[str, Any] | None = (
+            {"size": ds.size, "hash": ds.content_hash(), **asdict(ds.metadata)} if ds else None
+        )
         self.ref_min, self.ref_max = reference_scores(
             cfg.env_id,
             ds.metadata.ref_min_score if ds else None,
@@ -186,6 +189,9 @@ class Trainer:
         self.envs = [make_env(cfg.env_id, kw) for _ in self.seeds]
         self.last_scores: np.ndarray | None = None
         self.last_returns: np.ndarray | None = None
+        # Attached by run(); phases can also be driven without them (benchmarks, tests).
+        self.logger: MetricsLogger | None = None
+        self.progress: Progress | None = None
 
     # ----------------------------------------------------------------- setup
     def _device_dataset(self, ds: Dataset | None) -> tuple[Transition, int]:
@@ -228,7 +234,7 @@ class Trainer:
     # ----------------------------------------------------------------- run
     def run(self, state: RunState, counters: ckpt.Counters, max_phases: int = 0) -> RunResult:
         cfg = self.cfg
-        self.logger = MetricsLogger(
+        logger = self.logger = MetricsLogger(
             self.run_dir,
             self.seeds,
             keep_lines=counters.metrics_lines if counters.next_phase else None,
@@ -271,8 +277,8 @@ class Trainer:
                     counters.holder = phase.kind
                     self.evaluate(state, counters, phase, boundary=True)
                     counters.next_phase = index + 1
-                    self.logger.flush()
-                    counters.metrics_lines = self.logger.lines
+                    logger.flush()
+                    counters.metrics_lines = logger.lines
                     ckpt.save(self.run_dir, state, counters, cfg.keep_checkpoints)
                     ran += 1
             if self.last_scores is None:  # resumed after the last phase: evaluate once more
@@ -280,7 +286,7 @@ class Trainer:
             self.save_policy(state, counters)
             return self.result()
         finally:
-            self.logger.close()
+            logger.close()
 
     def result(self) -> RunResult:
         assert self.last_scores is not None and self.last_returns is not None
@@ -292,6 +298,8 @@ class Trainer:
         )
 
     def _describe(self, phase: Phase, counters: ckpt.Counters) -> None:
+        if self.progress is None:
+            return
         if self.last_returns is None or self.last_scores is None:
             score = "-"
         elif self.ref_min is None:
@@ -325,6 +333,8 @@ class Trainer:
                     f"{phase.cycle + 1} at env_steps={counters.env_steps}, grad_steps={counters.grad_steps}; "
                     f"last good checkpoint: {last or 'none yet'}"
                 )
+        if self.logger is None:
+            return
         for i, seed in enumerate(self.seeds):
             self.logger.log(
                 seed,
@@ -481,12 +491,13 @@ class Trainer:
         if self.ref_min is not None:  # no reference scores for this task: returns only
             metrics["normalized_score"] = scores.mean(1)
         for i, seed in enumerate(self.seeds):
-            self.logger.log(
-                seed,
-                counters.progress_steps,
-                self._counters(phase, counters),
-                {f"eval/{k}": float(v[i]) for k, v in metrics.items()},
-            )
+            if self.logger is not None:
+                self.logger.log(
+                    seed,
+                    counters.progress_steps,
+                    self._counters(phase, counters),
+                    {f"eval/{k}": float(v[i]) for k, v in metrics.items()},
+                )
         if boundary:
             s = scores.mean(1) if self.ref_min is not None else returns.mean(1)
             label = "normalized" if self.ref_min is not None else "return"
@@ -563,15 +574,7 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = {**config_to_dict(cfg), "run_dir": str(run_dir)}
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
-    dataset_info = None
-    if trainer.dataset_np is not None:
-        m = trainer.dataset_np.metadata
-        dataset_info = {
-            "size": trainer.dataset_np.size,
-            "hash": trainer.dataset_np.content_hash(),
-            **asdict(m),
-        }
-    (run_dir / "dataset.json").write_text(json.dumps(dataset_info, indent=1, default=str))
+    (run_dir / "dataset.json").write_text(json.dumps(trainer.dataset_info, indent=1, default=str))
     try:
         return trainer.run(trainer.init_state(), ckpt.Counters(), cfg.max_phases)
     finally:

@@ -199,9 +199,6 @@ def test_online_collection_keeps_terminated_and_truncated_apart(tmp_path: Path):
         from coopo.checkpoint import Counters
         from coopo.schedule import Phase
 
-        trainer.logger = type("L", (), {"log": lambda *a, **k: None, "lines": 0})()
-        trainer.progress = type("P", (), {"update": lambda *a, **k: None})()
-        trainer.bar = 0
         state = trainer.online_phase(trainer.init_state(), Phase("online", 100, 0), Counters(), 0)
     finally:
         trainer.close()

@@ -1,0 +1,386 @@
+"""Throughput benchmark: coopo's offline and online phases, multi-seed scaling, the matmul
+roofline, peak memory, and (with the ``bench`` extra installed) d3rlpy side by side.
+
+    python benchmarks/throughput.py                # full table, writes benchmarks/results/throughput-<device>.json
+    python benchmarks/throughput.py --quick        # fewer repetitions (smoke)
+
+Every row is measured in this one invocation, so ratios compare like with like on a shared
+machine. Architecture everywhere: 256-256 ReLU MLPs, twin critics, batch 256, Adam 3e-4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from coopo import phases
+from coopo.buffers import replay_init
+from coopo.networks import NetworkConfig
+from coopo.offline import OFFLINE_ALGORITHMS
+from coopo.online import ONLINE_OPTIMIZERS
+from coopo.types import EnvSpec
+
+RESULTS = Path(__file__).parent / "results"
+HOPPER = EnvSpec(obs_dim=11, act_dim=3)
+NET = NetworkConfig(hidden_dims=(256, 256))
+BATCH = 256
+
+
+def device_name() -> str:
+    d = jax.devices()[0]
+    if d.platform == "cpu":
+        import os
+
+        return f"cpu-{os.cpu_count()}core"
+    return d.device_kind.lower().replace(" ", "-")
+
+
+def synthetic_dataset(n: int, spec: EnvSpec, seed: int = 0) -> Any:
+    rng = np.random.default_rng(seed)
+    return phases.to_device(
+        rng.normal(size=(n, spec.obs_dim)).astype(np.float32),
+        rng.uniform(-1, 1, (n, spec.act_dim)).astype(np.float32),
+        rng.normal(size=n).astype(np.float32),
+        rng.normal(size=(n, spec.obs_dim)).astype(np.float32),
+        (rng.random(n) < 0.01).astype(np.float32),
+        np.zeros(n, np.float32),
+    )
+
+
+def timed(fn: Any, repeats: int) -> float:
+    """Best-of-``repeats`` wall time of ``fn()`` (after one warm-up call that compiles)."""
+    jax.block_until_ready(fn())
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(fn())
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def offline_updates_per_second(
+    name: str, seeds: int, k: int, repeats: int, n: int = 100_000
+) -> tuple[float, Any, tuple[Any, ...]]:
+    algo = OFFLINE_ALGORITHMS.get(name) or ONLINE_OPTIMIZERS[name]
+    data = synthetic_dataset(n, HOPPER)
+    keys = jnp.stack([jax.random.PRNGKey(s) for s in range(seeds)])
+    states = jax.vmap(lambda key: algo.init(key, HOPPER, NET, algo.Config()))(keys)
+    bufs = jax.vmap(lambda _: replay_init(HOPPER.obs_dim, HOPPER.act_dim, 1024))(keys)
+    chunk = phases.make_update_chunk(algo, phases.offline_sampler(BATCH, n, "dataset"))
+    dt = timed(lambda: chunk(states, bufs, data, keys, num_updates=k), repeats)
+    return k / dt, chunk, (states, bufs, data, keys)
+
+
+def flops_per_update(name: str) -> float:
+    """XLA's own count of floating-point operations in one update (sampling included)."""
+    _, chunk, args = offline_updates_per_second(name, 1, 1, 1, n=4096)
+    compiled = chunk.lower(*args, num_updates=1).compile()
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["flops"])
+
+
+def matmul_flops_per_second(n: int, repeats: int) -> float:
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n))
+    b = jax.random.normal(jax.random.PRNGKey(1), (n, n))
+    f = jax.jit(lambda a, b: a @ b)
+    return 2 * n**3 / timed(lambda: f(a, b), repeats)
+
+
+def online_env_steps_per_second(steps: int) -> float:
+    """SAC at UTD 1 on Hopper-v5: env stepping, collection, buffer writes and updates."""
+    import dataclasses
+
+    from coopo.checkpoint import Counters
+    from coopo.config import TrainConfig
+    from coopo.runner import Trainer
+    from coopo.schedule import Phase
+
+    cfg = TrainConfig(
+        env_id="Hopper-v5",
+        dataset="build:random",
+        build_size=20_000,
+        progress=False,
+        eval_episodes=1,
+        replay_capacity=100_000,
+    )
+    trainer = Trainer(dataclasses.replace(cfg), Path("/tmp/coopo-bench-unused"))
+    try:
+        state = trainer.init_state()
+        state = trainer.online_phase(state, Phase("online", 1_000, 0), Counters(), 0)  # compile
+        t = time.perf_counter()
+        trainer.online_phase(state, Phase("online", steps, 0), Counters(), 1)
+        return steps / (time.perf_counter() - t)
+    finally:
+        trainer.close()
+
+
+# ----------------------------------------------------------------------------- memory
+def memory_child(dataset_rows: int, buffer_rows: int) -> None:
+    """Run in a fresh process: hold the dataset and a full online buffer, run updates, report."""
+    from coopo.buffers import replay_add
+
+    jax.block_until_ready(jnp.zeros(1) + 1)  # backend initialised before the baseline
+    base = _proc_status_kb("VmRSS")
+    data = synthetic_dataset(dataset_rows, HOPPER)
+    algo = ONLINE_OPTIMIZERS["sac"]
+    keys = jnp.stack([jax.random.PRNGKey(0)])
+    states = jax.vmap(lambda key: algo.init(key, HOPPER, NET, algo.Config()))(keys)
+    bufs = jax.vmap(lambda _: replay_init(HOPPER.obs_dim, HOPPER.act_dim, buffer_rows))(keys)
+    chunk_rows = 50_000
+    fill = jax.tree_util.tree_map(lambda x: x[None, :chunk_rows], data)
+    add = jax.jit(jax.vmap(replay_add), donate_argnums=0)
+    for _ in range(buffer_rows // chunk_rows):
+        bufs = add(bufs, fill)
+    del fill
+    chunk = phases.make_update_chunk(algo, phases.online_sampler(BATCH, dataset_rows, 0.5))
+    jax.block_until_ready(chunk(states, bufs, data, keys, num_updates=100))
+    peak = _proc_status_kb("VmHWM")
+    row = 4 * (2 * HOPPER.obs_dim + HOPPER.act_dim + 3)
+    print(
+        json.dumps(
+            {"baseline_kb": base, "peak_kb": peak, "raw_bytes": row * (dataset_rows + buffer_rows)}
+        )
+    )
+
+
+def _proc_status_kb(field: str) -> int:
+    """VmRSS (current) or VmHWM (peak) resident memory of this process, in kB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def peak_memory(dataset_rows: int, buffer_rows: int) -> dict[str, float]:
+    out = (
+        subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(dataset_rows), str(buffer_rows)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    r = json.loads(out)
+    delta = (r["peak_kb"] - r["baseline_kb"]) * 1024
+    return {
+        "dataset_rows": dataset_rows,
+        "buffer_rows": buffer_rows,
+        "raw_mb": r["raw_bytes"] / 2**20,
+        "peak_rss_mb": r["peak_kb"] / 1024,
+        "rss_over_baseline_mb": delta / 2**20,
+        "ratio": delta / r["raw_bytes"],
+    }
+
+
+# ----------------------------------------------------------------------------- d3rlpy
+def d3rlpy_rows(updates: int, online_steps: int) -> dict[str, float]:
+    try:
+        import d3rlpy
+        import torch
+    except ImportError:
+        return {}
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rng = np.random.default_rng(0)
+    n = 100_000
+    ds = d3rlpy.dataset.MDPDataset(
+        observations=rng.normal(size=(n, 11)).astype(np.float32),
+        actions=rng.uniform(-1, 1, (n, 3)).astype(np.float32),
+        rewards=rng.normal(size=n).astype(np.float32),
+        terminals=(rng.random(n) < 0.01).astype(np.float32),
+    )
+    enc = d3rlpy.models.VectorEncoderFactory(hidden_units=[256, 256])
+    out: dict[str, float] = {}
+    awac = d3rlpy.algos.AWACConfig(
+        batch_size=BATCH,
+        actor_encoder_factory=enc,
+        critic_encoder_factory=enc,
+        n_critics=2,
+        actor_learning_rate=3e-4,
+        critic_learning_rate=3e-4,
+        lam=1.0,
+    ).create(device="cpu")
+    awac.build_with_dataset(ds)
+    warm = 200
+    awac.fit(
+        ds,
+        n_steps=warm,
+        n_steps_per_epoch=warm,
+        show_progress=False,
+        save_interval=10**9,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+    )
+    t = time.perf_counter()
+    awac.fit(
+        ds,
+        n_steps=updates,
+        n_steps_per_epoch=updates,
+        show_progress=False,
+        save_interval=10**9,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+    )
+    out["offline_awac"] = updates / (time.perf_counter() - t)
+    import gymnasium as gym
+
+    sac = d3rlpy.algos.SACConfig(
+        batch_size=BATCH,
+        actor_encoder_factory=enc,
+        critic_encoder_factory=enc,
+        n_critics=2,
+        actor_learning_rate=3e-4,
+        critic_learning_rate=3e-4,
+        temp_learning_rate=3e-4,
+    ).create(device="cpu")
+    env = gym.make("Hopper-v5")
+    buffer = d3rlpy.dataset.create_fifo_replay_buffer(limit=100_000, env=env)
+    t = time.perf_counter()
+    sac.fit_online(
+        env,
+        buffer,
+        n_steps=online_steps,
+        n_steps_per_epoch=online_steps,
+        update_interval=1,
+        update_start_step=BATCH,
+        show_progress=False,
+        save_interval=10**9,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+    )
+    out["online_sac"] = online_steps / (time.perf_counter() - t)
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main() -> None:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--quick", action="store_true", help="fewer updates and repeats")
+    p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--no-d3rlpy", action="store_true", help="skip the d3rlpy rows")
+    args = p.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    k, reps = (200, 1) if args.quick else (1000, 3)
+    online_steps = 1000 if args.quick else 5000
+    rows: list[dict[str, Any]] = []
+
+    peak = matmul_flops_per_second(1024, reps)
+    rows.append({"row": "matmul 1024^3 float32 (roofline)", "value": peak / 1e9, "unit": "GFLOP/s"})
+    for name in OFFLINE_ALGORITHMS:
+        ups, _, _ = offline_updates_per_second(name, 1, k, reps)
+        flops = flops_per_update(name)
+        rows.append(
+            {"row": f"offline {name} updates/s (1 seed)", "value": ups, "unit": "updates/s"}
+        )
+        rows.append(
+            {
+                "row": f"offline {name} FLOP per update (XLA count)",
+                "value": flops / 1e6,
+                "unit": "MFLOP",
+            }
+        )
+        rows.append(
+            {
+                "row": f"offline {name} fraction of roofline",
+                "value": ups * flops / peak,
+                "unit": "fraction",
+            }
+        )
+        for seeds in (4, 10):
+            s_ups, _, _ = offline_updates_per_second(name, seeds, max(k // 4, 50), reps)
+            rows.append(
+                {
+                    "row": f"offline {name} seed-updates/s ({seeds} seeds, vmapped)",
+                    "value": s_ups * seeds,
+                    "unit": "seed-updates/s",
+                }
+            )
+    sac_ups, _, _ = offline_updates_per_second("sac", 1, k, reps)
+    rows.append(
+        {"row": "sac updates/s (update only, 1 seed)", "value": sac_ups, "unit": "updates/s"}
+    )
+    env_sps = online_env_steps_per_second(online_steps)
+    rows.append(
+        {
+            "row": "online sac env steps/s, Hopper-v5, UTD 1 (collection included)",
+            "value": env_sps,
+            "unit": "steps/s",
+        }
+    )
+    mem = peak_memory(200_000 if args.quick else 2_000_000, 100_000 if args.quick else 1_000_000)
+    rows.append(
+        {
+            "row": f"peak RSS over baseline / raw bytes ({mem['dataset_rows']} dataset + {mem['buffer_rows']} buffer rows)",
+            "value": mem["ratio"],
+            "unit": "ratio",
+        }
+    )
+    if not args.no_d3rlpy:
+        d3 = d3rlpy_rows(k, online_steps)
+        if d3:
+            awac_ups = next(
+                r["value"] for r in rows if r["row"] == "offline awac_kl updates/s (1 seed)"
+            )
+            rows.append(
+                {
+                    "row": "d3rlpy AWAC updates/s (same architecture)",
+                    "value": d3["offline_awac"],
+                    "unit": "updates/s",
+                }
+            )
+            rows.append(
+                {
+                    "row": "ratio coopo/d3rlpy offline AWAC",
+                    "value": awac_ups / d3["offline_awac"],
+                    "unit": "x",
+                }
+            )
+            rows.append(
+                {
+                    "row": "d3rlpy SAC online env steps/s, Hopper-v5, UTD 1",
+                    "value": d3["online_sac"],
+                    "unit": "steps/s",
+                }
+            )
+            rows.append(
+                {
+                    "row": "ratio coopo/d3rlpy online SAC",
+                    "value": env_sps / d3["online_sac"],
+                    "unit": "x",
+                }
+            )
+
+    width = max(len(r["row"]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'value':>12}  unit")
+    for r in rows:
+        print(f"{r['row']:<{width}}  {r['value']:>12.3f}  {r['unit']}")
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"throughput-{device_name()}{'-quick' if args.quick else ''}.json"
+    meta = {
+        "command": "python benchmarks/throughput.py" + (" --quick" if args.quick else ""),
+        "device": str(jax.devices()[0]),
+        "platform": platform.platform(),
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "memory": mem,
+    }
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

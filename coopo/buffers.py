@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from coopo.types import Transition
+from coopo.types import NO_MC_RETURN, Transition
 
 
 class ReplayBuffer(struct.PyTreeNode):
@@ -42,6 +42,7 @@ def replay_init(obs_dim: int, act_dim: int, capacity: int) -> ReplayBuffer:
         next_observations=z((capacity, obs_dim), jnp.float32),
         terminated=z((capacity,), jnp.float32),
         truncated=z((capacity,), jnp.float32),
+        mc_returns=jnp.full((capacity,), NO_MC_RETURN, jnp.float32),
     )
     return ReplayBuffer(data=data, ptr=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
 

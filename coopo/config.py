@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS, awac_kl
-from coopo.online import ONLINE_OPTIMIZERS, sac
+from coopo.offline import OFFLINE_ALGORITHMS, awac_kl, cal_ql, cql, iql, td3_bc
+from coopo.online import ONLINE_OPTIMIZERS, sac, td3
 
 Method = Literal["coopo", "o2o", "offline", "online"]
-OfflineName = Literal["awac_kl"]
-OnlineName = Literal["sac"]
+OfflineName = Literal["awac_kl", "iql", "cql", "cal_ql", "td3_bc"]
+OnlineName = Literal["sac", "td3"]
 OfflineData = Literal["dataset", "dataset+online"]
 
 
@@ -97,7 +97,12 @@ class TrainConfig:
     """Show a live progress display."""
     network: NetworkConfig = NetworkConfig()
     awac_kl: awac_kl.Config = awac_kl.Config()
+    iql: iql.Config = iql.Config()
+    cql: cql.Config = cql.Config()
+    cal_ql: cal_ql.Config = cal_ql.Config()
+    td3_bc: td3_bc.Config = td3_bc.Config()
     sac: sac.Config = sac.Config()
+    td3: td3.Config = td3.Config()
 
     def algo_config(self, name: str) -> Any:
         return getattr(self, name)
@@ -169,9 +174,14 @@ def validate_config(cfg: TrainConfig) -> None:
         f"method {cfg.method!r} needs a dataset",
     )
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
-    for name in ("actor_lr", "critic_lr"):
-        need(getattr(cfg.sac, name) > 0, f"sac.{name}", "must be > 0")
-        need(getattr(cfg.awac_kl, name) > 0, f"awac_kl.{name}", "must be > 0")
+    for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
+        algo_cfg = cfg.algo_config(algo)
+        for f in dataclasses.fields(algo_cfg):
+            value = getattr(algo_cfg, f.name)
+            if f.name.endswith("_lr"):
+                need(value > 0, f"{algo}.{f.name}", f"must be > 0, got {value}")
+            if f.name in ("discount", "tau", "expectile"):
+                need(0 < value <= 1, f"{algo}.{f.name}", f"must be in (0, 1], got {value}")
 
 
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:

@@ -5,6 +5,8 @@ Every function here has a golden-value test in ``tests/test_losses.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -52,6 +54,64 @@ def sac_temperature_loss(
     return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
 
 
-def soft_update(target: jax.Array, online: jax.Array, tau: float) -> jax.Array:
+def soft_update(target: Any, online: Any, tau: float) -> Any:
     """Polyak averaging ``target <- (1 - tau) * target + tau * online`` over a pytree."""
     return jax.tree_util.tree_map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+def expectile_loss(diff: jax.Array, expectile: float) -> jax.Array:
+    """IQL's asymmetric L2, E[|tau - 1(u < 0)| u^2] with u = Q(s, a) - V(s) (Kostrikov et al. 2021)."""
+    weight = jnp.where(diff > 0, expectile, 1.0 - expectile)
+    return jnp.mean(weight * diff**2)
+
+
+def td3_bc_actor_loss(
+    q_pi: jax.Array, pi_action: jax.Array, data_action: jax.Array, alpha: float
+) -> jax.Array:
+    """TD3+BC: -lambda E[Q(s, pi(s))] + E[||pi(s) - a||^2], lambda = alpha / E|Q| (no gradient
+    through the normaliser) (Fujimoto & Gu 2021)."""
+    assert pi_action.shape == data_action.shape, (pi_action.shape, data_action.shape)
+    lmbda = jax.lax.stop_gradient(alpha / jnp.mean(jnp.abs(q_pi)))
+    return -lmbda * jnp.mean(q_pi) + jnp.mean(jnp.sum((pi_action - data_action) ** 2, axis=-1))
+
+
+def cql_penalty(
+    q_rand: jax.Array,
+    q_pi: jax.Array,
+    q_pi_next: jax.Array,
+    log_prob_pi: jax.Array,
+    log_prob_pi_next: jax.Array,
+    q_data: jax.Array,
+    act_dim: int,
+    temperature: float = 1.0,
+) -> jax.Array:
+    """CQL(H) with importance sampling (Kumar et al. 2020, appendix F):
+    E_s[ T logsumexp_a(Q(s, a) / T) - Q(s, a_data) ], the logsumexp estimated from N uniform
+    actions on [-1, 1]^d (density 2^-d), N policy actions at s and N policy actions at s',
+    each divided by its sampling density.
+
+    Shapes: q_* (N, E, B) for N samples, E critics, B states; log_prob_* (N, B); q_data (E, B).
+    Summed over critics, averaged over states.
+    """
+    assert q_rand.shape == q_pi.shape == q_pi_next.shape, (
+        q_rand.shape,
+        q_pi.shape,
+        q_pi_next.shape,
+    )
+    assert q_data.shape == q_rand.shape[1:], (q_data.shape, q_rand.shape)
+    cat = jnp.concatenate(
+        [
+            q_rand + act_dim * jnp.log(2.0),
+            q_pi_next - log_prob_pi_next[:, None, :],
+            q_pi - log_prob_pi[:, None, :],
+        ],
+        axis=0,
+    )
+    lse = temperature * jax.nn.logsumexp(cat / temperature, axis=0)
+    return jnp.mean(lse - q_data, axis=-1).sum()
+
+
+def calql_lower_bound(q_pi: jax.Array, mc_returns: jax.Array) -> jax.Array:
+    """Cal-QL (Nakamoto et al. 2023): policy-action Q values in the CQL penalty are bounded
+    below by the behaviour policy's Monte-Carlo return, max(Q(s, a_pi), V_mc(s))."""
+    return jnp.maximum(q_pi, mc_returns)

@@ -84,6 +84,12 @@ class CriticEnsemble(nn.Module):
         return q[..., 0]
 
 
+@functools.cache
+def make_value(cfg: NetworkConfig) -> MLP:
+    """A state-value network V(s) (IQL)."""
+    return MLP(cfg.hidden_dims, 1)
+
+
 # Cached so that every state built from one config shares the same module objects: their
 # bound ``apply`` methods are static pytree fields and must compare equal for stacking.
 @functools.cache

@@ -23,7 +23,7 @@ from coopo.buffers import (
     uniform_sample,
     union_sample,
 )
-from coopo.types import Metrics, Transition
+from coopo.types import NO_MC_RETURN, Metrics, Transition
 
 Sampler = Callable[[Transition, ReplayBuffer, jax.Array], Transition]
 
@@ -100,13 +100,25 @@ def make_handoff(src: Learner, dst: Learner) -> Callable[[Any, Any], Any]:
 add_chunk = jax.jit(jax.vmap(replay_add))
 
 
-def to_device(obs: Any, act: Any, rew: Any, next_obs: Any, term: Any, trunc: Any) -> Transition:
+def to_device(
+    obs: Any,
+    act: Any,
+    rew: Any,
+    next_obs: Any,
+    term: Any,
+    trunc: Any,
+    mc_returns: Any = None,
+) -> Transition:
     f32 = jnp.float32
+    rew = jnp.asarray(rew, f32)
+    if mc_returns is None:
+        mc_returns = jnp.full(rew.shape, NO_MC_RETURN, f32)
     return Transition(
         jnp.asarray(obs, f32),
         jnp.asarray(act, f32),
-        jnp.asarray(rew, f32),
+        rew,
         jnp.asarray(next_obs, f32),
         jnp.asarray(term, f32),
         jnp.asarray(trunc, f32),
+        jnp.asarray(mc_returns, f32),
     )

@@ -35,7 +35,7 @@ from coopo import phases
 from coopo.buffers import ReplayBuffer, replay_init
 from coopo.config import TrainConfig, config_from_dict, config_to_dict, validate_config
 from coopo.data import Dataset, DatasetError, build_dataset, load, read_minari, write_minari
-from coopo.data.dataset import validate_against_env
+from coopo.data.dataset import discounted_returns_to_go, validate_against_env
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import Evaluator, normalized_score, reference_scores, task_name
 from coopo.logger import MetricsLogger
@@ -206,6 +206,9 @@ class Trainer:
                 self.normalize(ds.next_observations),
                 ds.terminated,
                 ds.truncated,
+                discounted_returns_to_go(
+                    ds, self.cfg.algo_config(self.cfg.offline).discount, self.cfg.reward_scale
+                ),
             ),
             ds.size,
         )

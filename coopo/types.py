@@ -13,6 +13,8 @@ from typing import Any
 import jax
 from flax import struct
 
+NO_MC_RETURN = -1e9  # "no lower bound": max(Q, NO_MC_RETURN) == Q
+
 Params = Any
 PRNGKey = jax.Array
 Metrics = dict[str, jax.Array]
@@ -27,6 +29,9 @@ class Transition(struct.PyTreeNode):
     next_observations: jax.Array
     terminated: jax.Array  # float32 0/1: true termination, no bootstrap
     truncated: jax.Array  # float32 0/1: time limit or dataset end, bootstrap through
+    # Discounted Monte-Carlo return-to-go of the row's episode (dataset rows; Cal-QL's lower
+    # bound); NO_MC_RETURN where unknown (online rows, whose episodes are still running).
+    mc_returns: jax.Array
 
     @property
     def masks(self) -> jax.Array:

@@ -25,6 +25,7 @@ def rows(start: int, n: int, obs_dim: int = 2) -> Transition:
         next_observations=jnp.repeat(ids[:, None] + 0.5, obs_dim, 1),
         terminated=jnp.zeros(n),
         truncated=jnp.zeros(n),
+        mc_returns=jnp.zeros(n),
     )
 
 
@@ -98,5 +99,6 @@ def test_masks_ignore_truncation():
         jnp.zeros((3, 1)),
         terminated=jnp.array([0.0, 1.0, 0.0]),
         truncated=jnp.array([0.0, 0.0, 1.0]),
+        mc_returns=jnp.zeros(3),
     )
     np.testing.assert_array_equal(np.asarray(t.masks), [1.0, 0.0, 1.0])

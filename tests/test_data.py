@@ -230,3 +230,22 @@ def test_read_only_data_root(pendulum_dataset: Dataset, tmp_path: Path):
             data.write_minari(pendulum_dataset, "coopo/x/y-v0", root)
     finally:
         root.chmod(0o700)
+
+
+def test_discounted_returns_to_go_stop_at_episode_ends():
+    from coopo.data import DatasetMetadata
+    from coopo.data.dataset import discounted_returns_to_go, make_dataset
+
+    ds = make_dataset(
+        "x",
+        DatasetMetadata(),
+        observations=np.zeros((5, 1)),
+        actions=np.zeros((5, 1)),
+        rewards=np.array([1.0, 2.0, 3.0, 10.0, 1.0]),
+        next_observations=np.zeros((5, 1)),
+        terminated=np.array([0, 0, 1, 0, 0], bool),
+        truncated=np.zeros(5, bool),
+    )
+    rtg = discounted_returns_to_go(ds, 0.5, reward_scale=2.0)
+    # episode 1: 2 * [1 + .5*2 + .25*3, 2 + .5*3, 3]; episode 2 (truncated by the data end): 2 * [10 + .5, 1]
+    np.testing.assert_allclose(rtg, [2 * 2.75, 2 * 3.5, 6.0, 21.0, 2.0])

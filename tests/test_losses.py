@@ -111,3 +111,45 @@ def test_sample_log_prob_agrees_with_density():
 def test_boundary_actions_give_finite_log_prob():
     out = D.tanh_gaussian_log_prob(jnp.zeros(2), jnp.zeros(2), jnp.array([1.0, -1.0]))
     assert np.isfinite(float(out))
+
+
+def test_expectile_loss_weights_positive_and_negative_errors():
+    # u = [1, -1] with tau 0.7: (0.7 * 1 + 0.3 * 1) / 2 = 0.5
+    assert both(L.expectile_loss, jnp.array([1.0, -1.0]), 0.7) == pytest.approx(0.5)
+    # u = [2, -2] with tau 0.9: (0.9 * 4 + 0.1 * 4) / 2 = 2.0
+    assert both(L.expectile_loss, jnp.array([2.0, -2.0]), 0.9) == pytest.approx(2.0)
+    # tau 0.5 is half the mean squared error
+    u = jnp.array([0.3, -1.2, 2.0])
+    assert both(L.expectile_loss, u, 0.5) == pytest.approx(0.5 * float(jnp.mean(u**2)), rel=1e-6)
+
+
+def test_td3_bc_actor_loss():
+    q = jnp.array([2.0, -4.0])  # lambda = 2.5 / mean|q| = 2.5 / 3
+    pi = jnp.array([[0.5, 0.0], [0.0, 0.0]])
+    a = jnp.array([[0.0, 0.0], [0.0, 1.0]])  # squared errors 0.25 and 1.0
+    expected = -(2.5 / 3.0) * (-1.0) + (0.25 + 1.0) / 2
+    assert both(L.td3_bc_actor_loss, q, pi, a, 2.5) == pytest.approx(expected, rel=1e-6)
+    # the normaliser carries no gradient: d/dq = -lambda / n
+    g = jax.grad(lambda q: L.td3_bc_actor_loss(q, pi, a, 2.5))(q)
+    np.testing.assert_allclose(np.asarray(g), [-(2.5 / 3.0) / 2] * 2, rtol=1e-6)
+
+
+def test_cql_penalty_golden():
+    z = jnp.zeros((1, 1, 1))  # N = E = B = 1
+    lp = jnp.zeros((1, 1))
+    # act_dim 1: uniform term 0 + log 2, two policy terms 0: logsumexp = log(2 + 1 + 1)
+    assert both(L.cql_penalty, z, z, z, lp, lp, jnp.zeros((1, 1)), 1) == pytest.approx(np.log(4.0))
+    # the data action's Q is subtracted, and policy log-probs divide out their density
+    out = both(L.cql_penalty, z, z + 1.0, z, lp + 1.0, lp, jnp.full((1, 1), 2.0), 2)
+    assert out == pytest.approx(np.log(4.0 + 1.0 + np.e**0) - 2.0, rel=1e-6)
+    # two critics are summed, states averaged
+    q = jnp.zeros((1, 2, 3))
+    assert both(
+        L.cql_penalty, q, q, q, jnp.zeros((1, 3)), jnp.zeros((1, 3)), jnp.zeros((2, 3)), 1
+    ) == pytest.approx(2 * np.log(4.0))
+
+
+def test_calql_lower_bound():
+    q = jnp.array([[1.0, -5.0, 3.0]])
+    mc = jnp.array([0.0, 0.0, 10.0])
+    np.testing.assert_array_equal(both(L.calql_lower_bound, q, mc), [[1.0, 0.0, 10.0]])

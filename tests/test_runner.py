@@ -242,3 +242,16 @@ def test_dataset_from_another_env_is_refused(tmp_path: Path):
     unlabeled = data.write_npz(ds.with_metadata(env_id=""), tmp_path / "unlabeled.npz")
     with pytest.raises(DatasetError, match="dimension 11 does not match InvertedPendulum-v5"):
         train(cfg(tmp_path, dataset=str(unlabeled)))
+
+
+def test_cli_choices_match_the_registries():
+    import typing
+
+    from coopo.config import OfflineName, OnlineName
+    from coopo.offline import OFFLINE_ALGORITHMS
+    from coopo.online import ONLINE_OPTIMIZERS
+
+    assert set(typing.get_args(OfflineName)) == set(OFFLINE_ALGORITHMS)
+    assert set(typing.get_args(OnlineName)) == set(ONLINE_OPTIMIZERS)
+    for name in [*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS]:
+        assert dataclasses.is_dataclass(getattr(TrainConfig(), name))

@@ -196,3 +196,18 @@ def validate_against_env(
 def concatenate(parts: list[Dataset], metadata: DatasetMetadata) -> Dataset:
     arrays = {f: np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS}
     return Dataset(metadata=metadata, **arrays)
+
+
+def discounted_returns_to_go(ds: Dataset, discount: float, reward_scale: float = 1.0) -> np.ndarray:
+    """sum_{k>=0} discount^k r_{t+k} to the end of each row's episode (no bootstrap past it).
+
+    This is Cal-QL's Monte-Carlo lower bound for the value of the behaviour policy.
+    """
+    out = np.empty(ds.size, np.float64)
+    rewards = ds.rewards.astype(np.float64) * reward_scale
+    for sl in ds.episode_slices():
+        acc = 0.0
+        for t in range(sl.stop - 1, sl.start - 1, -1):
+            acc = rewards[t] + discount * acc
+            out[t] = acc
+    return out.astype(np.float32)

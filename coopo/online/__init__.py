@@ -1,8 +1,12 @@
 """Online optimizers (the fine-tuning phase), one module each, in an explicit registry."""
 
+from typing import cast
+
 from coopo.algorithms import OnlineOptimizer
-from coopo.online import sac
+from coopo.online import sac, td3
 
-ONLINE_OPTIMIZERS: dict[str, OnlineOptimizer] = {sac.NAME: sac}  # type: ignore[dict-item]
+ONLINE_OPTIMIZERS: dict[str, OnlineOptimizer] = {
+    m.NAME: cast(OnlineOptimizer, m) for m in (sac, td3)
+}
 
-__all__ = ["ONLINE_OPTIMIZERS", "sac"]
+__all__ = ["ONLINE_OPTIMIZERS", "sac", "td3"]

@@ -1,0 +1,204 @@
+r"""CQL: Conservative Q-Learning (Kumar, Zhou, Tucker & Levine 2020), CQL(H) variant with a
+SAC-style actor and automatic entropy temperature.
+
+    L_Q  = TD(Q) + cql_alpha * E_s[ logsumexp_a Q(s, a) - Q(s, a_data) ]     (losses.cql_penalty)
+    L_pi = E[ alpha log pi(a|s) - min_j Q_j(s, a) ] + kl_coef KL(pi || pi_prev),  a ~ pi
+
+The logsumexp is estimated with ``num_samples`` uniform actions and ``num_samples`` policy
+actions at s and at s' (importance-weighted by their densities). Defaults follow the paper's
+Gym-MuJoCo setting (cql_alpha 5, 10 samples, no entropy in the TD backup, as in CORL).
+COOPO's KL-to-the-previous-policy term is added as in :mod:`.awac_kl`.
+
+:mod:`coopo.offline.cal_ql` is this update with the Monte-Carlo lower bound switched on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+from flax.training.train_state import TrainState
+
+from coopo import distributions as D
+from coopo.algorithms import PolicyHandoff
+from coopo.losses import (
+    calql_lower_bound,
+    cql_penalty,
+    critic_mse,
+    sac_actor_loss,
+    sac_temperature_loss,
+    soft_update,
+    td_target,
+)
+from coopo.networks import NetworkConfig, adam, make_actor, make_critic
+from coopo.types import EnvSpec, Metrics, Params, Transition
+
+NAME = "cql"
+
+
+@dataclass(frozen=True)
+class Config:
+    """CQL hyperparameters (paper / CORL Gym-MuJoCo defaults)."""
+
+    actor_lr: float = 1e-4
+    """Actor learning rate (Adam; the paper uses 1e-4 for the policy)."""
+    critic_lr: float = 3e-4
+    """Critic learning rate (Adam)."""
+    temperature_lr: float = 1e-4
+    """Learning rate of the SAC entropy temperature."""
+    discount: float = 0.99
+    """Discount factor gamma."""
+    tau: float = 0.005
+    """Polyak rate of the target critics."""
+    cql_alpha: float = 5.0
+    """Weight of the conservative penalty."""
+    num_samples: int = 10
+    """Sampled actions per source (uniform, pi(s), pi(s')) in the logsumexp."""
+    cql_temperature: float = 1.0
+    """Temperature of the logsumexp."""
+    init_temperature: float = 1.0
+    """Initial SAC entropy temperature alpha."""
+    backup_entropy: bool = False
+    """Subtract alpha log pi(a'|s') in the TD target."""
+    kl_coef: float = 0.1
+    """beta in beta * KL(pi || pi_prev), active from the second offline phase on (0 = off)."""
+
+
+class State(struct.PyTreeNode):
+    actor: TrainState
+    critic: TrainState
+    target_critic: Params
+    temperature: TrainState  # params = {"log_alpha": scalar}
+    reference_actor: Params
+    kl_active: jax.Array
+    target_entropy: float = struct.field(pytree_node=False)
+    config: Config = struct.field(pytree_node=False)
+
+
+def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
+    k_actor, k_critic = jax.random.split(key)
+    actor_def, critic_def = make_actor(net, spec.act_dim), make_critic(net)
+    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
+    actor_params = actor_def.init(k_actor, obs)
+    critic_params = critic_def.init(k_critic, obs, act)
+    return State(
+        actor=TrainState.create(
+            apply_fn=actor_def.apply, params=actor_params, tx=adam(config.actor_lr)
+        ),
+        critic=TrainState.create(
+            apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr)
+        ),
+        target_critic=critic_params,
+        temperature=TrainState.create(
+            apply_fn=None,
+            params={"log_alpha": jnp.log(jnp.asarray(config.init_temperature, jnp.float32))},
+            tx=adam(config.temperature_lr),
+        ),
+        reference_actor=actor_params,
+        kl_active=jnp.zeros(()),
+        target_entropy=-float(spec.act_dim),
+        config=config,
+    )
+
+
+def conservative_update(
+    state: State, batch: Transition, key: jax.Array, calibrated: bool
+) -> tuple[State, Metrics]:
+    """One CQL update; ``calibrated=True`` applies Cal-QL's lower bound to policy-action Qs."""
+    cfg = state.config
+    k_next, k_rand, k_cur, k_nxt, k_actor = jax.random.split(key, 5)
+    actor_apply, critic_apply = state.actor.apply_fn, state.critic.apply_fn
+    alpha = jnp.exp(state.temperature.params["log_alpha"])
+    n, (b, act_dim) = cfg.num_samples, batch.actions.shape
+
+    next_mean, next_log_std = actor_apply(state.actor.params, batch.next_observations)
+    next_a, next_logp = D.sample_tanh_gaussian(k_next, next_mean, next_log_std)
+    q_next = critic_apply(state.target_critic, batch.next_observations, next_a).min(0)
+    if cfg.backup_entropy:
+        q_next = q_next - alpha * next_logp
+    target = td_target(batch.rewards, cfg.discount, batch.masks, q_next)
+
+    # Sampled actions for the logsumexp (no gradient into the actor from the critic loss).
+    mean, log_std = actor_apply(state.actor.params, batch.observations)
+    rand_a = jax.random.uniform(k_rand, (n, b, act_dim), minval=-1.0, maxval=1.0)
+    sample_n = jax.vmap(D.sample_tanh_gaussian, in_axes=(0, None, None))
+    cur_a, cur_logp = sample_n(jax.random.split(k_cur, n), mean, log_std)
+    nxt_a, nxt_logp = sample_n(jax.random.split(k_nxt, n), next_mean, next_log_std)
+    cur_a, cur_logp, nxt_a, nxt_logp = jax.lax.stop_gradient((cur_a, cur_logp, nxt_a, nxt_logp))
+
+    def critic_loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        q_data = critic_apply(params, batch.observations, batch.actions)
+        q_at = jax.vmap(lambda a: critic_apply(params, batch.observations, a))
+        q_rand, q_cur, q_nxt = q_at(rand_a), q_at(cur_a), q_at(nxt_a)
+        if calibrated:
+            q_cur = calql_lower_bound(q_cur, batch.mc_returns)
+            q_nxt = calql_lower_bound(q_nxt, batch.mc_returns)
+        penalty = cql_penalty(
+            q_rand, q_cur, q_nxt, cur_logp, nxt_logp, q_data, act_dim, cfg.cql_temperature
+        )
+        td = critic_mse(q_data, target)
+        return td + cfg.cql_alpha * penalty, (td, penalty)
+
+    (critic_loss, (td_loss, penalty)), critic_grads = jax.value_and_grad(
+        critic_loss_fn, has_aux=True
+    )(state.critic.params)
+    critic = state.critic.apply_gradients(grads=critic_grads)
+
+    ref_mean, ref_log_std = actor_apply(state.reference_actor, batch.observations)
+
+    def actor_loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        mean, log_std = actor_apply(params, batch.observations)
+        a, logp = D.sample_tanh_gaussian(k_actor, mean, log_std)
+        q_pi = critic_apply(critic.params, batch.observations, a).min(0)
+        kl = jnp.mean(D.gaussian_kl(mean, log_std, ref_mean, ref_log_std))
+        return sac_actor_loss(alpha, logp, q_pi) + cfg.kl_coef * state.kl_active * kl, (logp, kl)
+
+    (actor_loss, (logp, kl)), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+        state.actor.params
+    )
+    actor = state.actor.apply_gradients(grads=actor_grads)
+    temp_loss, temp_grads = jax.value_and_grad(
+        lambda p: sac_temperature_loss(p["log_alpha"], logp, state.target_entropy)
+    )(state.temperature.params)
+
+    new_state = state.replace(
+        actor=actor,
+        critic=critic,
+        target_critic=soft_update(state.target_critic, critic.params, cfg.tau),
+        temperature=state.temperature.apply_gradients(grads=temp_grads),
+    )
+    metrics = {
+        "critic_loss": critic_loss,
+        "td_loss": td_loss,
+        "cql_penalty": penalty,
+        "actor_loss": actor_loss,
+        "temperature_loss": temp_loss,
+        "alpha": alpha,
+        "kl_to_previous": kl,
+        "data_log_likelihood": D.tanh_gaussian_log_prob(mean, log_std, batch.actions).mean(),
+    }
+    return new_state, metrics
+
+
+def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metrics]:
+    return conservative_update(state, batch, key, calibrated=False)
+
+
+def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+    return D.tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
+
+
+def handoff(state: State) -> PolicyHandoff:
+    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
+
+
+def absorb(state: State, h: PolicyHandoff) -> State:
+    return state.replace(
+        actor=state.actor.replace(params=h.actor),
+        critic=state.critic.replace(params=h.critic),
+        target_critic=h.target_critic,
+        reference_actor=h.actor,
+        kl_active=jnp.ones(()),
+    )

@@ -58,3 +58,22 @@ class Learner(Protocol):
 # Offline algorithms and online optimizers share the protocol; the names document the role.
 OfflineAlgorithm = Learner
 OnlineOptimizer = Learner
+
+
+def same_shapes(a: Params, b: Params) -> bool:
+    """Whether two parameter trees have the same structure and leaf shapes (a static check)."""
+    if jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(b):  # type: ignore[operator]
+        return False
+    shapes = [tuple(x.shape) for x in jax.tree_util.tree_leaves(a)]
+    return shapes == [tuple(x.shape) for x in jax.tree_util.tree_leaves(b)]
+
+
+def take_critics(h: PolicyHandoff, own_critic: Params, own_target: Params) -> tuple[Params, Params]:
+    """The incoming critics if they fit this algorithm's critic network, else its own.
+
+    Critic ensembles differ between algorithms (twin Q vs RLPD's 10 LayerNorm critics); an
+    algorithm that cannot use the incoming critics keeps its own and takes the actor only.
+    """
+    if same_shapes(h.critic, own_critic):
+        return h.critic, h.target_critic
+    return own_critic, own_target

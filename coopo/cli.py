@@ -24,6 +24,7 @@ verbs:
   train        train a run (COOPO by default; --method o2o|offline|online for the baselines)
   resume       continue a run from its latest phase-boundary checkpoint
   eval         evaluate a run's final policy on fresh episodes
+  export       write a run's final policy as a plain-MLP .npz behaviour-policy file
   data build   roll out a behaviour policy (random or a policy .npz) into a dataset
   data info    print a dataset card (size, episodes, returns, reference scores, provenance)
 """
@@ -134,6 +135,25 @@ def _eval(argv: list[str]) -> int:
     return 0
 
 
+def _export(argv: list[str]) -> int:
+    def export(run_dir: tyro.conf.Positional[Path], out: Path, seed: int | None = None) -> None:
+        """Write a run's final policy as a plain-MLP .npz behaviour-policy file.
+
+        The file is what `coopo data build --behaviour FILE` rolls out (normaliser folded in).
+
+        Args:
+            run_dir: The run directory.
+            out: Destination .npz file.
+            seed: Which training seed's policy (default: the run's first seed).
+        """
+        from coopo.policy import export_mlp_npz
+
+        console.print(f"wrote {export_mlp_npz(run_dir, out, seed)}")
+
+    tyro.cli(export, args=argv, prog="coopo export")
+    return 0
+
+
 def _data_build(argv: list[str]) -> int:
     def build(
         env_id: str = "Hopper-v5",
@@ -240,7 +260,7 @@ def dataset_card(ds: object) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbs = {"train": _train, "resume": _resume, "eval": _eval}
+    verbs = {"train": _train, "resume": _resume, "eval": _eval, "export": _export}
     try:
         if not argv or argv[0] in ("-h", "--help"):
             print(USAGE)

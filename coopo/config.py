@@ -13,11 +13,13 @@ from typing import Any, Literal
 
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS, awac_kl, cal_ql, cql, iql, td3_bc
-from coopo.online import ONLINE_OPTIMIZERS, sac, td3
+from coopo.online import ONLINE_OPTIMIZERS, ppo, rlpd, sac, td3
 
 Method = Literal["coopo", "o2o", "offline", "online"]
 OfflineName = Literal["awac_kl", "iql", "cql", "cal_ql", "td3_bc"]
-OnlineName = Literal["sac", "td3"]
+# Any offline algorithm can also run the online phase: that is how the "X fine-tuning"
+# baselines (AWAC, IQL, Cal-QL) keep their own algorithm in both phases.
+OnlineName = Literal["sac", "td3", "rlpd", "ppo", "awac_kl", "iql", "cql", "cal_ql", "td3_bc"]
 OfflineData = Literal["dataset", "dataset+online"]
 
 
@@ -72,7 +74,7 @@ class TrainConfig:
     replay_capacity: int = 1_000_000
     """Online replay buffer capacity (FIFO) per seed."""
     random_steps: int = 5_000
-    """method=online only: uniform random actions (and no updates) for the first env steps."""
+    """method=online with an off-policy optimizer: uniform random actions (and no updates) for the first env steps."""
     normalize_observations: bool = True
     """Fit an observation normaliser on the dataset and apply it everywhere (saved with the policy)."""
     reward_scale: float = 1.0
@@ -103,6 +105,8 @@ class TrainConfig:
     td3_bc: td3_bc.Config = td3_bc.Config()
     sac: sac.Config = sac.Config()
     td3: td3.Config = td3.Config()
+    rlpd: rlpd.Config = rlpd.Config()
+    ppo: ppo.Config = ppo.Config()
 
     def algo_config(self, name: str) -> Any:
         return getattr(self, name)
@@ -123,7 +127,11 @@ def validate_config(cfg: TrainConfig) -> None:
             raise ConfigError(f"--{option.replace('_', '-')}: {msg}")
 
     need(cfg.offline in OFFLINE_ALGORITHMS, "offline", f"unknown algorithm {cfg.offline!r}")
-    need(cfg.online in ONLINE_OPTIMIZERS, "online", f"unknown optimizer {cfg.online!r}")
+    need(
+        cfg.online in ONLINE_OPTIMIZERS or cfg.online in OFFLINE_ALGORITHMS,
+        "online",
+        f"unknown optimizer {cfg.online!r}",
+    )
     need(cfg.cycles >= 1, "cycles", f"must be >= 1, got {cfg.cycles}")
     need(cfg.offline_steps >= 0, "offline_steps", f"must be >= 0, got {cfg.offline_steps}")
     need(cfg.online_steps >= 0, "online_steps", f"must be >= 0, got {cfg.online_steps}")
@@ -159,6 +167,15 @@ def validate_config(cfg: TrainConfig) -> None:
     need(cfg.build_noise >= 0, "build_noise", "must be >= 0")
     need(cfg.network.num_critics >= 1, "network.num_critics", "must be >= 1")
     need(all(h >= 1 for h in cfg.network.hidden_dims), "network.hidden_dims", "widths must be >= 1")
+    need(
+        cfg.rlpd.num_min_q <= cfg.rlpd.num_critics, "rlpd.num_min_q", "must be <= rlpd.num_critics"
+    )
+    need(
+        cfg.ppo.rollout_length >= cfg.ppo.num_minibatches >= 1,
+        "ppo.num_minibatches",
+        f"must be in [1, ppo.rollout_length={cfg.ppo.rollout_length}]",
+    )
+    need(cfg.ppo.epochs >= 1, "ppo.epochs", "must be >= 1")
     need(
         cfg.sac.num_min_q <= cfg.network.num_critics,
         "sac.num_min_q",
@@ -224,6 +241,18 @@ PRESETS: dict[str, TrainConfig] = {
         network=NetworkConfig(hidden_dims=(64, 64)),
         batch_size=64,
         replay_capacity=10_000,
+    ),
+    # Baselines the paper compares against, under the same budgets as COOPO.
+    "awac-ft": TrainConfig(method="o2o", offline="awac_kl", online="awac_kl"),
+    "iql-ft": TrainConfig(method="o2o", offline="iql", online="iql"),
+    "calql-ft": TrainConfig(method="o2o", offline="cal_ql", online="cal_ql"),
+    "rlpd": TrainConfig(
+        method="online",
+        online="rlpd",
+        scratch_uses_dataset=True,
+        online_dataset_fraction=0.5,
+        utd_ratio=20,
+        random_steps=5_000,
     ),
     # The offline-to-online literature's scale (CORL / Cal-QL): 1M updates, 1M env steps.
     "d4rl": TrainConfig(

@@ -115,3 +115,41 @@ def calql_lower_bound(q_pi: jax.Array, mc_returns: jax.Array) -> jax.Array:
     """Cal-QL (Nakamoto et al. 2023): policy-action Q values in the CQL penalty are bounded
     below by the behaviour policy's Monte-Carlo return, max(Q(s, a_pi), V_mc(s))."""
     return jnp.maximum(q_pi, mc_returns)
+
+
+def gae(
+    r_t: jax.Array,
+    v_t: jax.Array,
+    v_tp1: jax.Array,
+    terminated_t: jax.Array,
+    done_t: jax.Array,
+    discount: float,
+    gae_lambda: float,
+) -> jax.Array:
+    """Generalised advantage estimation (Schulman et al. 2016) over a time-ordered rollout.
+
+    ``delta_t = r_t + discount * (1 - terminated_t) * v_tp1 - v_t`` bootstraps through
+    truncations (``v_tp1`` is the value of the true next observation), and the recursion
+    ``A_t = delta_t + discount * lambda * (1 - done_t) * A_{t+1}`` stops at every episode end
+    (``done_t = terminated_t or truncated_t``). Shapes (T,).
+    """
+    assert r_t.shape == v_t.shape == v_tp1.shape == terminated_t.shape == done_t.shape
+    delta = r_t + discount * (1.0 - terminated_t) * v_tp1 - v_t
+
+    def step(carry: jax.Array, x: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        d, done = x
+        a = d + discount * gae_lambda * (1.0 - done) * carry
+        return a, a
+
+    _, adv = jax.lax.scan(step, jnp.zeros((), r_t.dtype), (delta, done_t), reverse=True)
+    return jax.lax.stop_gradient(adv)
+
+
+def ppo_clipped_objective(
+    log_prob: jax.Array, old_log_prob: jax.Array, advantage: jax.Array, clip_eps: float
+) -> jax.Array:
+    """PPO's clipped surrogate, returned as a loss: -E[min(r A, clip(r, 1 -/+ eps) A)]."""
+    assert log_prob.shape == old_log_prob.shape == advantage.shape
+    ratio = jnp.exp(log_prob - old_log_prob)
+    clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps)
+    return -jnp.mean(jnp.minimum(ratio * advantage, clipped * advantage))

@@ -78,6 +78,17 @@ def make_update_chunk(algo: Learner, sample: Sampler) -> Callable[..., Any]:
     return jax.jit(chunk, static_argnames="num_updates")
 
 
+def make_rollout_update(algo: Any) -> Callable[..., Any]:
+    """jit(vmap over seeds (on-policy update on each seed's rollout of shape (T, ...)))."""
+
+    def one(state: Any, rollout: Transition, key: jax.Array) -> tuple[Any, jax.Array, Metrics]:
+        key, sub = jax.random.split(key)
+        state, metrics = algo.update_rollout(state, rollout, sub)
+        return state, key, metrics
+
+    return jax.jit(jax.vmap(one))
+
+
 def make_act(algo: Learner, deterministic: bool) -> Callable[..., Any]:
     """jit(vmap over seeds (act)): (S, ..., obs) -> (S, ..., act), with the keys advanced."""
 

@@ -73,3 +73,35 @@ def load_policy(run_dir: str | Path, seed: int | None = None) -> Policy:
     template = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, int(meta["obs_dim"]))))
     params = serialization.from_bytes(template, (d / f"seed_{seed}.msgpack").read_bytes())
     return Policy(meta, params)
+
+
+def export_mlp_npz(run_dir: str | Path, path: str | Path, seed: int | None = None) -> Path:
+    """Write a run's final policy as a plain-MLP policy file (the behaviour-policy format of
+    :mod:`coopo.data.policies`): the deterministic policy tanh(mean(s)) with the observation
+    normaliser folded into the first layer, so the file takes raw env observations."""
+    policy = load_policy(run_dir, seed)
+    layers = policy.params["params"]["MLP_0"]
+    names = sorted(layers, key=lambda k: int(k.split("_")[1]))
+    arrays: dict[str, np.ndarray] = {}
+    for i, name in enumerate(names):
+        kernel = np.asarray(layers[name]["kernel"], np.float32)
+        bias = np.asarray(layers[name]["bias"], np.float32)
+        if i == 0:  # (x - m) / s @ W + b  ==  x @ (W / s) + (b - (m / s) @ W)
+            bias = (bias - (policy._mean / policy._std) @ kernel).astype(np.float32)
+            kernel = (kernel / policy._std[:, None]).astype(np.float32)
+        if i == len(names) - 1:  # keep the mean head, drop the log-std head
+            kernel, bias = kernel[:, : policy.act_dim], bias[: policy.act_dim]
+        arrays[f"layer{i}/kernel"], arrays[f"layer{i}/bias"] = kernel, bias
+    meta = {
+        "env_id": policy.env_id,
+        "env_kwargs": policy.env_kwargs,
+        "obs_dim": policy.obs_dim,
+        "act_dim": policy.act_dim,
+        "hidden_activation": "relu",
+        "output": "tanh",
+        "source": f"coopo run {Path(run_dir).resolve()} (seed {seed if seed is not None else policy.meta['seeds'][0]})",
+    }
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, meta=np.asarray(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
+    return out

@@ -165,7 +165,7 @@ class Trainer:
         self.dataset, self.dataset_size = self._device_dataset(ds)
 
         self.offline_algo = OFFLINE_ALGORITHMS[cfg.offline]
-        self.online_algo = ONLINE_OPTIMIZERS[cfg.online]
+        self.online_algo = ONLINE_OPTIMIZERS.get(cfg.online) or OFFLINE_ALGORITHMS[cfg.online]
         self.plan = schedule(cfg.method, cfg.cycles, cfg.offline_steps, cfg.online_steps)
         data_fraction = cfg.online_dataset_fraction if ds is not None else 0.0
         if cfg.method == "online" and not cfg.scratch_uses_dataset:
@@ -183,8 +183,15 @@ class Trainer:
             "online": phases.make_act(self.online_algo, deterministic=True),
         }
         self.explore = phases.make_act(self.online_algo, deterministic=False)
-        self.to_online = phases.make_handoff(self.offline_algo, self.online_algo)
-        self.to_offline = phases.make_handoff(self.online_algo, self.offline_algo)
+        on_policy = getattr(self.online_algo, "ON_POLICY", False)
+        self.rollout_update = phases.make_rollout_update(self.online_algo) if on_policy else None
+        if cfg.offline == cfg.online:
+            # One algorithm in both phases ("IQL fine-tuning"): its whole state carries over,
+            # optimizer moments and all; there is no handoff to convert.
+            self.to_online = self.to_offline = lambda src, dst: src
+        else:
+            self.to_online = phases.make_handoff(self.offline_algo, self.online_algo)
+            self.to_offline = phases.make_handoff(self.online_algo, self.offline_algo)
         self.evaluator = Evaluator(cfg.env_id, kw, self.seeds, cfg.eval_episodes)
         self.envs = [make_env(cfg.env_id, kw) for _ in self.seeds]
         self.last_scores: np.ndarray | None = None
@@ -377,6 +384,10 @@ class Trainer:
     ) -> RunState:
         cfg = self.cfg
         S, n_max = len(self.seeds), cfg.update_every
+        on_policy = self.rollout_update is not None
+        if on_policy:  # collect one full rollout per update call
+            n_max = cfg.algo_config(cfg.online).rollout_length
+        random_until = 0 if on_policy or cfg.method != "online" else cfg.random_steps
         episode = np.zeros(S, int)
 
         def reset(i: int) -> np.ndarray:
@@ -404,7 +415,7 @@ class Trainer:
             }
             for t in range(n):
                 obs_n = self.normalize(obs)
-                if cfg.method == "online" and counters.env_steps + t < cfg.random_steps:
+                if counters.env_steps + t < random_until:
                     actions = random_rng.uniform(-1.0, 1.0, (S, self.spec.act_dim)).astype(
                         np.float32
                     )
@@ -433,8 +444,15 @@ class Trainer:
             done += n
             counters.env_steps += n
             counters.progress_steps += n
-            learning = not (cfg.method == "online" and counters.env_steps < cfg.random_steps)
-            if learning:
+            if self.rollout_update is not None:
+                online, key, metrics = self.rollout_update(state.online, chunk, state.key)
+                state = state.replace(online=online, key=key)
+                ppo_cfg = cfg.algo_config(cfg.online)
+                counters.grad_steps += ppo_cfg.epochs * ppo_cfg.num_minibatches
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + np.asarray(v)
+                chunks += 1
+            elif counters.env_steps >= random_until:
                 online, key, metrics = self.online_chunk(
                     state.online,
                     state.buffer,
@@ -459,7 +477,10 @@ class Trainer:
                 if record:
                     self._log("online", record, phase, counters)
                 sums, chunks, finished = {}, 0, [[] for _ in range(S)]
-            if cfg.eval_interval and done % cfg.eval_interval == 0 and done < phase.steps:
+            crossed = (
+                cfg.eval_interval and done // cfg.eval_interval > (done - n) // cfg.eval_interval
+            )
+            if crossed and done < phase.steps:
                 counters.holder = "online"
                 self.evaluate(state, counters, phase, boundary=False)
             self._describe(phase, counters)

@@ -9,6 +9,7 @@ import pytest
 from flax import serialization
 
 from coopo import phases
+from coopo.algorithms import same_shapes
 from coopo.buffers import replay_add, replay_init
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
@@ -35,8 +36,18 @@ def batch(n: int = 64, seed: int = 0) -> Transition:
     )
 
 
+# Smaller on-policy settings keep the suite fast; the code paths are the same.
+SMALL = {"ppo": {"epochs": 2, "num_minibatches": 4, "value_warmup_steps": 10}}
+
+
+def config(algo, **changes):
+    import dataclasses
+
+    return dataclasses.replace(algo.Config(), **{**SMALL.get(algo.NAME, {}), **changes})
+
+
 def init(algo, seed: int = 0):
-    return algo.init(jax.random.PRNGKey(seed), SPEC, NET, algo.Config())
+    return algo.init(jax.random.PRNGKey(seed), SPEC, NET, config(algo))
 
 
 def leaves_differ(a, b) -> bool:
@@ -63,8 +74,11 @@ def test_update_is_finite_and_changes_parameters(algo):
     new, metrics = jax.jit(algo.update)(state, batch(), jax.random.PRNGKey(1))
     assert metrics and all(np.isfinite(np.asarray(v)).all() for v in metrics.values())
     assert leaves_differ(state.actor.params, new.actor.params)
-    assert leaves_differ(state.critic.params, new.critic.params)
-    assert leaves_differ(state.target_critic, new.target_critic)
+    if getattr(algo, "ON_POLICY", False):  # PPO trains V, not Q
+        assert leaves_differ(state.value.params, new.value.params)
+    else:
+        assert leaves_differ(state.critic.params, new.critic.params)
+        assert leaves_differ(state.target_critic, new.target_critic)
 
 
 def test_many_updates_stay_finite(algo):
@@ -108,7 +122,10 @@ def test_handoff_round_trip_with_every_algorithm(algo, other_name):
         np.asarray(other.act(b, obs, jax.random.PRNGKey(0), True)),
     )
     hb = other.handoff(b)
-    assert not leaves_differ(hb.critic, algo.handoff(a).critic)
+    if same_shapes(hb.critic, algo.handoff(a).critic):
+        assert not leaves_differ(hb.critic, algo.handoff(a).critic)
+    else:  # incompatible ensembles (e.g. RLPD's): the receiver keeps its own critics
+        assert not leaves_differ(hb.critic, other.handoff(init(other, 1)).critic)
     back = algo.absorb(init(algo, 2), hb)
     np.testing.assert_array_equal(
         np.asarray(algo.act(back, obs, jax.random.PRNGKey(0), True)),
@@ -164,8 +181,12 @@ def test_scan_of_k_updates_equals_k_single_updates(algo):
 
 def test_terminated_rows_do_not_bootstrap_but_truncated_rows_do(algo):
     """Train on one self-loop row (s' = s) with reward 1: a terminated row's Q goes to 1,
-    a truncated row's Q keeps growing through the bootstrap towards 1 / (1 - gamma)."""
+    a truncated row's Q keeps growing through the bootstrap towards 1 / (1 - gamma).
+    (On-policy PPO has no Q to train; its bootstrapping is tested in test_losses' GAE test.)"""
     import dataclasses
+
+    if getattr(algo, "ON_POLICY", False):
+        pytest.skip("on-policy: no TD critic")
 
     fast = {
         f.name: 0.02 for f in dataclasses.fields(algo.Config) if f.name in ("critic_lr", "value_lr")

@@ -153,3 +153,30 @@ def test_calql_lower_bound():
     q = jnp.array([[1.0, -5.0, 3.0]])
     mc = jnp.array([0.0, 0.0, 10.0])
     np.testing.assert_array_equal(both(L.calql_lower_bound, q, mc), [[1.0, 0.0, 10.0]])
+
+
+def test_gae_golden_with_termination_and_truncation():
+    r = jnp.array([1.0, 1.0, 1.0, 1.0])
+    v = jnp.array([0.5, 0.5, 0.5, 0.5])
+    v_next = jnp.array([0.5, 2.0, 0.5, 3.0])
+    term = jnp.array([0.0, 1.0, 0.0, 0.0])
+    done = jnp.array([0.0, 1.0, 0.0, 1.0])  # step 1 terminated, step 3 truncated
+    g, lam = 0.9, 0.5
+    d = [1 + 0.9 * 0.5 - 0.5, 1 - 0.5, 1 + 0.9 * 0.5 - 0.5, 1 + 0.9 * 3.0 - 0.5]
+    a3 = d[3]  # truncated: bootstraps v_next, but the recursion stops
+    a2 = d[2] + g * lam * a3
+    a1 = d[1]  # terminated: no bootstrap, recursion stops
+    a0 = d[0] + g * lam * a1
+    np.testing.assert_allclose(
+        both(L.gae, r, v, v_next, term, done, g, lam), [a0, a1, a2, a3], rtol=1e-6
+    )
+
+
+def test_ppo_clipped_objective():
+    logp, old = jnp.log(jnp.array([1.5, 0.5, 1.1])), jnp.zeros(3)
+    adv = jnp.array([1.0, -1.0, 2.0])
+    # ratio 1.5 with A>0 clips at 1.2; ratio 0.5 with A<0 clips at 0.8 (-0.8 < -0.5); 1.1 unclipped
+    expected = -np.mean([1.2 * 1.0, 0.8 * -1.0, 1.1 * 2.0])
+    assert both(L.ppo_clipped_objective, logp, old, adv, 0.2) == pytest.approx(expected, rel=1e-6)
+    g = jax.grad(L.ppo_clipped_objective)(logp, old, adv, 0.2)
+    assert float(g[0]) == 0.0 and float(g[1]) == 0.0 and float(g[2]) != 0.0  # clipped: no gradient

@@ -22,7 +22,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff
+from coopo.algorithms import PolicyHandoff, take_critics
 from coopo.losses import (
     calql_lower_bound,
     cql_penalty,
@@ -195,10 +195,11 @@ def handoff(state: State) -> PolicyHandoff:
 
 
 def absorb(state: State, h: PolicyHandoff) -> State:
+    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
     return state.replace(
         actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=h.critic),
-        target_critic=h.target_critic,
+        critic=state.critic.replace(params=critic),
+        target_critic=target_critic,
         reference_actor=h.actor,
         kl_active=jnp.ones(()),
     )

@@ -3,10 +3,10 @@
 from typing import cast
 
 from coopo.algorithms import OnlineOptimizer
-from coopo.online import sac, td3
+from coopo.online import ppo, rlpd, sac, td3
 
 ONLINE_OPTIMIZERS: dict[str, OnlineOptimizer] = {
-    m.NAME: cast(OnlineOptimizer, m) for m in (sac, td3)
+    m.NAME: cast(OnlineOptimizer, m) for m in (sac, td3, rlpd, ppo)
 }
 
-__all__ = ["ONLINE_OPTIMIZERS", "sac", "td3"]
+__all__ = ["ONLINE_OPTIMIZERS", "ppo", "rlpd", "sac", "td3"]

@@ -10,6 +10,7 @@ keeps SAC's own temperature and optimizer states across cycles.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +18,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff
+from coopo.algorithms import PolicyHandoff, take_critics
 from coopo.losses import critic_mse, sac_actor_loss, sac_temperature_loss, soft_update, td_target
 from coopo.networks import NetworkConfig, adam, make_actor, make_critic
 from coopo.types import EnvSpec, Metrics, Params, Transition
@@ -47,6 +48,8 @@ class Config:
     """Critics in the random subset whose minimum forms the TD target."""
     backup_entropy: bool = True
     """Subtract alpha * log pi(a'|s') in the TD target."""
+    actor_q_reduction: Literal["min", "mean"] = "min"
+    """How the actor loss reduces the critic ensemble (SAC: min; RLPD: mean)."""
 
 
 class State(struct.PyTreeNode):
@@ -124,7 +127,8 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     def actor_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
         mean, log_std = actor_apply(params, batch.observations)
         actions, log_prob = D.sample_tanh_gaussian(k_actor, mean, log_std)
-        q_pi = critic_apply(critic.params, batch.observations, actions).min(0)
+        q_all = critic_apply(critic.params, batch.observations, actions)
+        q_pi = q_all.min(0) if cfg.actor_q_reduction == "min" else q_all.mean(0)
         return sac_actor_loss(alpha, log_prob, q_pi), log_prob
 
     (actor_loss, log_prob), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
@@ -164,8 +168,9 @@ def handoff(state: State) -> PolicyHandoff:
 
 
 def absorb(state: State, h: PolicyHandoff) -> State:
+    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
     return state.replace(
         actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=h.critic),
-        target_critic=h.target_critic,
+        critic=state.critic.replace(params=critic),
+        target_critic=target_critic,
     )

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from coopo.algorithms import PolicyHandoff
+from coopo.algorithms import PolicyHandoff, take_critics
 from coopo.losses import critic_mse, soft_update, td_target
 from coopo.networks import NetworkConfig, adam, make_actor, make_critic
 from coopo.types import EnvSpec, Metrics, Params, Transition
@@ -164,9 +164,10 @@ def handoff(state: State) -> PolicyHandoff:
 
 def absorb(state: State, h: PolicyHandoff) -> State:
     # Conversion: a stochastic actor becomes deterministic by acting with its mean (see doc).
+    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
     return state.replace(
         actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=h.critic),
+        critic=state.critic.replace(params=critic),
         target_actor=h.actor,
-        target_critic=h.target_critic,
+        target_critic=target_critic,
     )

@@ -255,3 +255,37 @@ def test_cli_choices_match_the_registries():
     assert set(typing.get_args(OnlineName)) == set(ONLINE_OPTIMIZERS) | set(OFFLINE_ALGORITHMS)
     for name in [*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS]:
         assert dataclasses.is_dataclass(getattr(TrainConfig(), name))
+
+
+@pytest.mark.parametrize(
+    "offline, online, method",
+    [
+        ("iql", "td3", "coopo"),
+        ("cal_ql", "ppo", "coopo"),
+        ("td3_bc", "rlpd", "coopo"),
+        ("cql", "sac", "o2o"),
+        ("iql", "iql", "o2o"),  # IQL fine-tuning: one state through both phases
+    ],
+)
+def test_any_pair_runs_end_to_end(tmp_path: Path, offline: str, online: str, method: str):
+    from coopo.online import ppo
+
+    c = cfg(
+        tmp_path,
+        offline=offline,
+        online=online,
+        method=method,
+        ppo=ppo.Config(rollout_length=100, num_minibatches=4, epochs=2, value_warmup_steps=5),
+    )
+    result = train(c)
+    assert result.finished and np.isfinite(result.final_returns[0])
+    records = read_metrics(tmp_path / "run")
+    online_records = [r for r in records if r.get("phase") == "online" and "online/actor_loss" in r]
+    assert online_records and all(np.isfinite(r["online/actor_loss"]) for r in online_records)
+    assert load_policy(tmp_path / "run")(np.zeros(4)).shape == (1,)
+
+
+def test_preset_baselines_parse_and_validate():
+    for name in ("awac-ft", "iql-ft", "calql-ft", "rlpd"):
+        validate_config(PRESETS[name])
+    assert PRESETS["rlpd"].utd_ratio == 20 and PRESETS["iql-ft"].online == "iql"

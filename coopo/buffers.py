@@ -28,23 +28,31 @@ class ReplayBuffer(struct.PyTreeNode):
 
     @property
     def capacity(self) -> int:
-        return int(self.data.rewards.shape[0])
+        return int(self.data.rewards.shape[-1])
 
 
-def replay_init(obs_dim: int, act_dim: int, capacity: int) -> ReplayBuffer:
+def replay_init(
+    obs_dim: int, act_dim: int, capacity: int, batch_shape: tuple[int, ...] = ()
+) -> ReplayBuffer:
+    """An empty buffer; ``batch_shape=(S,)`` gives S independent buffers (one per seed),
+    allocated once (building them with ``vmap`` materialised the zeros twice)."""
     if capacity <= 0:
         raise ValueError(f"replay buffer capacity must be positive, got {capacity}")
-    z = jnp.zeros
+    b = tuple(batch_shape)
+
+    def z(*shape: int) -> jax.Array:
+        return jnp.zeros(b + (capacity, *shape), jnp.float32)
+
     data = Transition(
-        observations=z((capacity, obs_dim), jnp.float32),
-        actions=z((capacity, act_dim), jnp.float32),
-        rewards=z((capacity,), jnp.float32),
-        next_observations=z((capacity, obs_dim), jnp.float32),
-        terminated=z((capacity,), jnp.float32),
-        truncated=z((capacity,), jnp.float32),
-        mc_returns=jnp.full((capacity,), NO_MC_RETURN, jnp.float32),
+        observations=z(obs_dim),
+        actions=z(act_dim),
+        rewards=z(),
+        next_observations=z(obs_dim),
+        terminated=z(),
+        truncated=z(),
+        mc_returns=jnp.full(b + (capacity,), NO_MC_RETURN, jnp.float32),
     )
-    return ReplayBuffer(data=data, ptr=jnp.zeros((), jnp.int32), size=jnp.zeros((), jnp.int32))
+    return ReplayBuffer(data=data, ptr=jnp.zeros(b, jnp.int32), size=jnp.zeros(b, jnp.int32))
 
 
 def replay_add(buffer: ReplayBuffer, chunk: Transition) -> ReplayBuffer:

@@ -236,8 +236,8 @@ class Trainer:
             lambda k: self.online_algo.init(k, self.spec, cfg.network, cfg.algo_config(cfg.online))
         )(split[:, 1])
         capacity = min(cfg.replay_capacity, max(cfg.cycles * cfg.online_steps, cfg.update_every))
-        buffer = jax.vmap(lambda _: replay_init(self.spec.obs_dim, self.spec.act_dim, capacity))(
-            split[:, 2]
+        buffer = replay_init(
+            self.spec.obs_dim, self.spec.act_dim, capacity, batch_shape=(len(self.seeds),)
         )
         return RunState(offline=offline, online=online, buffer=buffer, key=split[:, 2])
 

@@ -169,9 +169,8 @@ def test_scan_of_k_updates_equals_k_single_updates(algo):
     scanned, _, _ = phases.run_updates(
         algo.update, sample, state, buf, data, jax.random.PRNGKey(0), 5
     )
-    key = jax.random.PRNGKey(0)
-    for _ in range(5):
-        key, ks, ku = jax.random.split(key, 3)
+    _, k_sample, k_update = jax.random.split(jax.random.PRNGKey(0), 3)
+    for ks, ku in zip(jax.random.split(k_sample, 5), jax.random.split(k_update, 5), strict=True):
         state, _ = algo.update(state, sample(data, buf, ks), ku)
     for x, y in zip(
         jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(scanned), strict=True

@@ -363,48 +363,49 @@ def main() -> None:
             "unit": "steps/s",
         }
     )
+
+    def add(row: str, value: float, unit: str) -> None:
+        rows.append({"row": row, "value": value, "unit": unit})
+
+    def value(row: str) -> float:
+        return float(next(r["value"] for r in rows if r["row"] == row))
+
+    # D4RL-scale projection: 1M offline updates + 1M online steps (UTD 1) for 10 seeds, from
+    # the 10-seed vmapped offline rate and the online rate (envs step one seed at a time).
+    ten = value("offline awac_kl seed-updates/s (10 seeds, vmapped)")
+    add(
+        "projected D4RL-scale run (1M offline + 1M online, 10 seeds)",
+        (10e6 / ten + 10e6 / env_sps) / 3600,
+        "hours",
+    )
     mem = peak_memory(200_000 if args.quick else 2_000_000, 100_000 if args.quick else 1_000_000)
-    rows.append(
-        {
-            "row": f"peak RSS over baseline / raw bytes ({mem['dataset_rows']} dataset + {mem['buffer_rows']} buffer rows)",
-            "value": mem["ratio"],
-            "unit": "ratio",
-        }
+    add(
+        f"memory of the arrays / raw bytes ({mem['dataset_rows']} dataset + {mem['buffer_rows']} buffer rows)",
+        mem["ratio"],
+        "ratio",
+    )
+    add(
+        "peak RSS of that process (runtime and compiled programs included)",
+        mem["peak_rss_mb"],
+        "MiB",
     )
     if not args.no_d3rlpy:
         d3 = d3rlpy_rows(k, online_steps)
         if d3:
-            awac_ups = next(
-                r["value"] for r in rows if r["row"] == "offline awac_kl updates/s (1 seed)"
+            add("d3rlpy AWAC updates/s (same architecture)", d3["offline_awac"], "updates/s")
+            add(
+                "ratio coopo/d3rlpy offline AWAC",
+                value("offline awac_kl updates/s (1 seed)") / d3["offline_awac"],
+                "x",
             )
-            rows.append(
-                {
-                    "row": "d3rlpy AWAC updates/s (same architecture)",
-                    "value": d3["offline_awac"],
-                    "unit": "updates/s",
-                }
+            add("d3rlpy IQL updates/s (same architecture)", d3["offline_iql"], "updates/s")
+            add(
+                "ratio coopo/d3rlpy offline IQL",
+                value("offline iql updates/s (1 seed)") / d3["offline_iql"],
+                "x",
             )
-            rows.append(
-                {
-                    "row": "ratio coopo/d3rlpy offline AWAC",
-                    "value": awac_ups / d3["offline_awac"],
-                    "unit": "x",
-                }
-            )
-            rows.append(
-                {
-                    "row": "d3rlpy SAC online env steps/s, Hopper-v5, UTD 1",
-                    "value": d3["online_sac"],
-                    "unit": "steps/s",
-                }
-            )
-            rows.append(
-                {
-                    "row": "ratio coopo/d3rlpy online SAC",
-                    "value": env_sps / d3["online_sac"],
-                    "unit": "x",
-                }
-            )
+            add("d3rlpy SAC online env steps/s, Hopper-v5, UTD 1", d3["online_sac"], "steps/s")
+            add("ratio coopo/d3rlpy online SAC", env_sps / d3["online_sac"], "x")
 
     width = max(len(r["row"]) for r in rows)
     print(f"{'benchmark':<{width}}  {'value':>12}  unit")

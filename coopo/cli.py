@@ -25,8 +25,11 @@ verbs:
   resume       continue a run from its latest phase-boundary checkpoint
   eval         evaluate a run's final policy on fresh episodes
   export       write a run's final policy as a plain-MLP .npz behaviour-policy file
-  data build   roll out a behaviour policy (random or a policy .npz) into a dataset
+  data build   a recipe (coopo data build hopper-medium) or any behaviour policy
+               (--behaviour random|POLICY.npz) rolled out into a dataset
   data info    print a dataset card (size, episodes, returns, reference scores, provenance)
+  data train-behaviour
+               train a behaviour policy with coopo's SAC until a target return (medium policies)
 """
 
 console = Console()
@@ -154,7 +157,43 @@ def _export(argv: list[str]) -> int:
     return 0
 
 
+def _data_recipe(recipe: str, argv: list[str]) -> int:
+    def build(
+        size: int | None = None,
+        seed: int = 0,
+        expert_policy: str | None = None,
+        root: Path | None = None,
+        export_d4rl: Path | None = None,
+    ) -> None:
+        """Build a D4RL-style recipe TASK-QUALITY (tasks: hopper, halfcheetah, walker2d, ant;
+        qualities: random, medium, medium-replay, expert, medium-expert) as the Minari dataset
+        coopo/TASK/QUALITY-v0 (see docs/datasets.md).
+
+        Args:
+            size: Transitions (default 1,000,000 as D4RL; medium-replay keeps its whole buffer).
+            seed: Seed of resets and noise; the same seed gives a byte-identical dataset.
+            expert_policy: Expert policy .npz (needed by expert and medium-expert; also measures ref_max_score).
+            root: Data root (default: $MINARI_DATASETS_PATH, else coopo's cache directory).
+            export_d4rl: Also write the dataset as a D4RL .hdf5 file here (for d3rlpy, CORL).
+        """
+        from coopo.data import write_d4rl, write_minari
+        from coopo.data.recipes import build_recipe, data_root, dataset_id, parse_recipe
+
+        task, quality = parse_recipe(recipe)
+        ds = build_recipe(task, quality, size, seed, expert_policy)
+        dest = write_minari(ds, dataset_id(task, quality), root or data_root())
+        console.print(f"wrote {ds.size} transitions to {dest}")
+        if export_d4rl:
+            console.print(f"wrote {write_d4rl(ds, export_d4rl)}")
+
+    tyro.cli(build, args=argv, prog=f"coopo data build {recipe}")
+    return 0
+
+
 def _data_build(argv: list[str]) -> int:
+    if argv and not argv[0].startswith("-"):
+        return _data_recipe(argv[0], argv[1:])
+
     def build(
         env_id: str = "Hopper-v5",
         behaviour: str = "random",
@@ -191,6 +230,46 @@ def _data_build(argv: list[str]) -> int:
         console.print(f"wrote {ds.size} transitions to {dest}")
 
     tyro.cli(build, args=argv, prog="coopo data build")
+    return 0
+
+
+def _data_train_behaviour(argv: list[str]) -> int:
+    def train_behaviour(
+        env_id: str,
+        target_return: float,
+        out: Path,
+        env_kwargs: str = "{}",
+        max_steps: int = 500_000,
+        eval_every: int = 5_000,
+        seed: int = 0,
+    ) -> None:
+        """Train a behaviour policy with coopo's SAC, stopping when it reaches a target return.
+
+        Writes OUT/policy.npz (a plain-MLP policy file), OUT/replay.npz (every transition the
+        replay buffer collected: a medium-replay dataset), OUT/record.json and OUT/run.
+
+        Args:
+            env_id: Gymnasium env id.
+            target_return: Stop at the first evaluation (5 episodes) whose mean return reaches this.
+            out: Output directory.
+            env_kwargs: gymnasium.make kwargs as a JSON object.
+            max_steps: Give up after this many env steps.
+            eval_every: Env steps between evaluations.
+            seed: Seed of the whole run.
+        """
+        from coopo.data import write_npz
+        from coopo.data.behaviour import train_behaviour as run
+
+        policy, replay, record = run(
+            env_id, target_return, out, json.loads(env_kwargs), max_steps, eval_every, seed=seed
+        )
+        write_npz(replay, Path(out) / "replay.npz")
+        console.print(
+            f"{env_id}: return {record['final_eval_return']:.1f} after {record['env_steps']} steps; "
+            f"wrote {policy} and {Path(out) / 'replay.npz'} ({replay.size} transitions)"
+        )
+
+    tyro.cli(train_behaviour, args=argv, prog="coopo data train-behaviour")
     return 0
 
 
@@ -268,9 +347,13 @@ def main(argv: list[str] | None = None) -> int:
         if argv[0] in verbs:
             return verbs[argv[0]](argv[1:])
         if argv[0] == "data":
-            sub = {"build": _data_build, "info": _data_info}
+            sub = {
+                "build": _data_build,
+                "info": _data_info,
+                "train-behaviour": _data_train_behaviour,
+            }
             if len(argv) < 2 or argv[1] not in sub:
-                print("usage: coopo data {build,info} [options]")
+                print("usage: coopo data {build,info,train-behaviour} [options]")
                 return 2
             return sub[argv[1]](argv[2:])
         print(USAGE)

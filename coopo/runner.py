@@ -25,7 +25,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import platformdirs
 from flax import serialization, struct
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -42,6 +41,7 @@ from coopo.logger import MetricsLogger
 from coopo.normalization import Normalizer
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ONLINE_OPTIMIZERS
+from coopo.paths import cache_dir
 from coopo.schedule import Phase, schedule
 from coopo.types import EnvSpec, Transition
 
@@ -67,12 +67,6 @@ class RunResult:
     finished: bool
     final_scores: dict[int, float] = field(default_factory=dict)  # seed -> normalised score
     final_returns: dict[int, float] = field(default_factory=dict)
-
-
-def cache_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("COOPO_CACHE_DIR") or platformdirs.user_cache_dir("coopo"))
 
 
 def resolve_dataset(cfg: TrainConfig, console: Console | None = None) -> Dataset | None:
@@ -439,6 +433,10 @@ class Trainer:
                         obs[i] = reset(i)
                     else:
                         obs[i] = next_obs
+            if done + n >= phase.steps:
+                # The phase ends mid-episode: the next phase resets the envs, so the stored
+                # episode ends here. Mark it truncated (bookkeeping; TD still bootstraps).
+                buf["tr"][:, n - 1] = np.maximum(buf["tr"][:, n - 1], buf["te"][:, n - 1] == 0)
             chunk = phases.to_device(buf["o"], buf["a"], buf["r"], buf["no"], buf["te"], buf["tr"])
             state = state.replace(buffer=phases.add_chunk(state.buffer, chunk))
             done += n

@@ -1,9 +1,13 @@
-"""Build a D4RL-style dataset by rolling out a behaviour policy in a Gymnasium env.
+"""Build a D4RL-style dataset by rolling out a behaviour policy in Gymnasium envs.
 
 The behaviour is uniform random actions or a plain-MLP policy file (:mod:`.policies`) with
-optional Gaussian noise added before its squash, as D4RL's generation scripts do. Rollouts
-are reproducible: env resets are seeded ``seed, seed + 1, ...`` per episode and the noise
-comes from ``numpy.random.default_rng(seed)``.
+optional Gaussian noise added before its squash, as D4RL's generation scripts do.
+
+Collection is vectorised: ``num_envs`` envs step in lockstep and the policy runs once per step
+on the batch of their observations. Env k collects its own share of the transitions with its
+own reset seeds and noise stream (``SeedSequence([seed, k])``), and the dataset is env 0's
+episodes, then env 1's, ..., so episodes stay contiguous. The same arguments give a
+byte-identical dataset.
 """
 
 from __future__ import annotations
@@ -14,9 +18,97 @@ import numpy as np
 
 from coopo import __version__
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
-from coopo.data.policies import load_policy_file
+from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import reference_scores
+
+
+def rollout(
+    env_id: str,
+    policy: MLPPolicy | None,
+    size: int,
+    noise_std: float,
+    seed: int,
+    env_kwargs: dict[str, Any] | None = None,
+    num_envs: int = 8,
+) -> dict[str, np.ndarray]:
+    """``size`` transitions of ``policy`` (None: uniform random) in ``num_envs`` lockstep envs."""
+    envs = [make_env(env_id, env_kwargs) for _ in range(num_envs)]
+    scaler = ActionScaler.of_env(envs[0])
+    obs_dim, act_dim = int(np.prod(envs[0].observation_space.shape or ())), int(scaler.low.shape[0])
+    quota = [size // num_envs + (k < size % num_envs) for k in range(num_envs)]
+    rngs = [np.random.default_rng(np.random.SeedSequence([seed, k])) for k in range(num_envs)]
+    reset_seeds = [
+        np.random.SeedSequence([seed, k, 1]).generate_state(1)[0] for k in range(num_envs)
+    ]
+    episode = [0] * num_envs
+    cols: list[dict[str, np.ndarray]] = [
+        {
+            "observations": np.empty((q, obs_dim), np.float32),
+            "actions": np.empty((q, act_dim), np.float32),
+            "rewards": np.empty(q, np.float32),
+            "next_observations": np.empty((q, obs_dim), np.float32),
+            "terminated": np.zeros(q, bool),
+            "truncated": np.zeros(q, bool),
+        }
+        for q in quota
+    ]
+
+    def reset(k: int) -> np.ndarray:
+        return envs[k].reset(seed=int(reset_seeds[k]) + episode[k])[0]
+
+    obs = np.stack([reset(k) for k in range(num_envs)]).astype(np.float32)
+    t = [0] * num_envs
+    try:
+        while True:
+            active = [k for k in range(num_envs) if t[k] < quota[k]]
+            if not active:
+                break
+            if policy is None:
+                actions = np.stack([rngs[k].uniform(-1.0, 1.0, act_dim) for k in active])
+            else:
+                pre = policy.pre_activation(obs[active])
+                noise = np.stack([rngs[k].standard_normal(act_dim) for k in active])
+                actions = policy.squash(pre + noise_std * noise)
+            env_actions = scaler.to_env(actions)
+            for j, k in enumerate(active):
+                next_obs, reward, term, trunc, _ = envs[k].step(env_actions[j])
+                c, i = cols[k], t[k]
+                c["observations"][i], c["actions"][i] = obs[k], env_actions[j]
+                c["rewards"][i], c["next_observations"][i] = reward, next_obs
+                c["terminated"][i], c["truncated"][i] = term, trunc
+                t[k] += 1
+                if term or trunc:
+                    episode[k] += 1
+                    obs[k] = reset(k)
+                else:
+                    obs[k] = next_obs
+    finally:
+        for env in envs:
+            env.close()
+    for c, q in zip(cols, quota, strict=True):  # each env's share ends its last episode
+        if q:
+            c["truncated"][-1] |= ~c["terminated"][-1]
+    return {name: np.concatenate([c[name] for c in cols]) for name in cols[0]}
+
+
+def check_policy(policy: MLPPolicy, env_id: str, env_kwargs: dict[str, Any] | None) -> None:
+    env = make_env(env_id, env_kwargs)
+    obs_dim = int(np.prod(env.observation_space.shape or ()))
+    act_dim = int(ActionScaler.of_env(env).low.shape[0])
+    env.close()
+    if policy.obs_dim != obs_dim:
+        raise DatasetError(
+            policy.path,
+            "layer0/kernel",
+            f"policy expects observations of size {policy.obs_dim}, {env_id} gives {obs_dim}",
+        )
+    if policy.act_dim != act_dim:
+        raise DatasetError(
+            policy.path,
+            "last layer",
+            f"policy outputs {policy.act_dim} actions, {env_id} takes {act_dim}",
+        )
 
 
 def build_dataset(
@@ -26,63 +118,24 @@ def build_dataset(
     noise_std: float = 0.0,
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
+    num_envs: int = 8,
 ) -> Dataset:
     """Roll out ``behaviour`` ('random' or a policy file path) for ``size`` transitions."""
     if size <= 0:
         raise ValueError(f"dataset size must be positive, got {size}")
     if noise_std < 0:
         raise ValueError(f"noise_std must be >= 0, got {noise_std}")
-    env = make_env(env_id, env_kwargs)
-    scaler = ActionScaler.of_env(env)
-    obs_dim, act_dim = int(np.prod(env.observation_space.shape or ())), int(scaler.low.shape[0])
-    rng = np.random.default_rng(seed)
+    if num_envs <= 0:
+        raise ValueError(f"num_envs must be positive, got {num_envs}")
+    probe = make_env(env_id, env_kwargs)
+    scaler = ActionScaler.of_env(probe)
+    probe.close()
     policy = None
     if behaviour != "random":
         policy = load_policy_file(behaviour)
-        if policy.obs_dim != obs_dim:
-            raise DatasetError(
-                behaviour,
-                "layer0/kernel",
-                f"policy expects observations of size {policy.obs_dim}, {env_id} gives {obs_dim}",
-            )
-        if policy.act_dim != act_dim:
-            raise DatasetError(
-                behaviour,
-                "last layer",
-                f"policy outputs {policy.act_dim} actions, {env_id} takes {act_dim}",
-            )
-    out = {
-        "observations": np.empty((size, obs_dim), np.float32),
-        "actions": np.empty((size, act_dim), np.float32),
-        "rewards": np.empty(size, np.float32),
-        "next_observations": np.empty((size, obs_dim), np.float32),
-        "terminated": np.zeros(size, bool),
-        "truncated": np.zeros(size, bool),
-    }
-    episode = 0
-    obs, _ = env.reset(seed=seed + episode)
-    for t in range(size):
-        if policy is None:
-            a = rng.uniform(-1.0, 1.0, act_dim)
-        else:
-            pre = policy.pre_activation(obs[None])[0]
-            a = policy.squash(pre + noise_std * rng.standard_normal(act_dim))
-        env_action = scaler.to_env(a)
-        next_obs, reward, terminated, truncated, _ = env.step(env_action)
-        out["observations"][t] = obs
-        out["actions"][t] = env_action
-        out["rewards"][t] = reward
-        out["next_observations"][t] = next_obs
-        out["terminated"][t] = terminated
-        out["truncated"][t] = truncated
-        if terminated or truncated:
-            episode += 1
-            obs, _ = env.reset(seed=seed + episode)
-        else:
-            obs = next_obs
-    env.close()
+        check_policy(policy, env_id, env_kwargs)
+    arrays = rollout(env_id, policy, size, noise_std, seed, env_kwargs, min(num_envs, size))
     ref_min, ref_max = reference_scores(env_id)
-    recipe = "random" if policy is None else "policy"
     meta = DatasetMetadata(
         env_id=env_id,
         env_kwargs=dict(env_kwargs or {}),
@@ -92,14 +145,15 @@ def build_dataset(
         action_low=tuple(float(x) for x in scaler.low),
         action_high=tuple(float(x) for x in scaler.high),
         extra={
-            "recipe": recipe,
+            "recipe": "random" if policy is None else "policy",
             "behaviour": behaviour,
             "policy_sha256": policy.sha256 if policy else None,
             "noise_std": noise_std,
             "seed": seed,
             "size": size,
+            "num_envs": min(num_envs, size),
             "coopo_version": __version__,
             "reference_scores": "d4rl" if ref_min is not None else None,
         },
     )
-    return make_dataset(meta.source, meta, **out)
+    return make_dataset(meta.source, meta, **arrays)

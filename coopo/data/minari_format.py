@@ -28,9 +28,12 @@ def minari_root() -> Path:
 
 
 def resolve_minari(path_or_id: str) -> Path | None:
-    """The dataset directory for a path or a Minari id, or None if neither exists."""
+    """The dataset directory for a path or a Minari id (under the Minari root, then coopo's own
+    data root in its cache directory), or None."""
+    from coopo.paths import coopo_data_root
+
     p = Path(path_or_id).expanduser()
-    for cand in (p, minari_root() / path_or_id):
+    for cand in (p, minari_root() / path_or_id, coopo_data_root() / path_or_id):
         if (cand / "data" / "metadata.json").is_file():
             return cand
     return None

@@ -240,7 +240,7 @@ def _data_train_behaviour(argv: list[str]) -> int:
         out: Path,
         env_kwargs: str = "{}",
         max_steps: int = 500_000,
-        eval_every: int = 5_000,
+        eval_every: int = 2_000,
         seed: int = 0,
     ) -> None:
         """Train a behaviour policy with coopo's SAC, stopping when it reaches a target return.

@@ -2,7 +2,9 @@
 
 :func:`train_behaviour` runs coopo's SAC online (no dataset), evaluates every ``eval_every``
 env steps, and stops at the first evaluation whose mean return reaches ``target_return``
-(D4RL's "medium": SAC early-stopped at roughly a third of expert). It returns the policy as a
+(D4RL's "medium": SAC early-stopped at roughly a third of expert), and keeps the evaluated
+snapshot whose return is closest to the target (returns can jump past it between two
+evaluations). It returns that policy as a
 plain-MLP policy file (what the dataset builder rolls out), every transition its replay buffer
 collected up to that point (D4RL's "medium-replay"), and a record of how it was trained.
 Everything is seeded, so the same arguments reproduce the same policy and replay data on the
@@ -28,7 +30,7 @@ def train_behaviour(
     out_dir: str | Path,
     env_kwargs: dict[str, Any] | None = None,
     max_steps: int = 500_000,
-    eval_every: int = 5_000,
+    eval_every: int = 2_000,
     eval_episodes: int = 5,
     seed: int = 0,
 ) -> tuple[Path, Dataset, dict[str, Any]]:
@@ -66,6 +68,7 @@ def train_behaviour(
     trainer = Trainer(cfg, out / "run")
     (out / "run").mkdir(exist_ok=True)
     curve: list[tuple[int, float]] = []
+    snapshots: list[tuple[Any, int]] = []  # (actor params, replay rows) at each evaluation
     try:
         state, counters = trainer.init_state(), Counters()
         index = 0
@@ -76,14 +79,22 @@ def train_behaviour(
             trainer.evaluate(state, counters, phase, boundary=False)
             assert trainer.last_returns is not None
             curve.append((counters.env_steps, float(trainer.last_returns[0])))
+            snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
             trainer.console.print(
                 f"{env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
             )
             index += 1
             if curve[-1][1] >= target_return:
                 break
+        # SAC's return can jump past the target between two evaluations: keep the snapshot
+        # whose evaluation is closest to the target, and the replay data collected until then.
+        best = int(np.argmin([abs(r - target_return) for _, r in curve]))
+        actor, n = snapshots[best]
+        state = state.replace(
+            online=state.online.replace(actor=state.online.actor.replace(params=actor))
+        )
+        trainer.last_returns = np.array([curve[best][1]])
         trainer.save_policy(state, counters)
-        n = int(state.buffer.size[0])
         data = state.buffer.data
         take = lambda x: np.asarray(x[0, :n])  # noqa: E731  (rows are in collection order: no wrap)
         scaler = trainer.scaler
@@ -99,9 +110,10 @@ def train_behaviour(
         "eval_every": eval_every,
         "eval_episodes": eval_episodes,
         "max_steps": max_steps,
-        "env_steps": curve[-1][0] if curve else 0,
-        "final_eval_return": curve[-1][1] if curve else None,
-        "reached_target": bool(curve and curve[-1][1] >= target_return),
+        "env_steps": curve[best][0],
+        "final_eval_return": curve[best][1],
+        "stopped_at_env_steps": curve[-1][0],
+        "reached_target": bool(curve[-1][1] >= target_return),
         "curve": curve,
         "coopo_version": __version__,
         "config": dataclasses.asdict(cfg),

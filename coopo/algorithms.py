@@ -77,3 +77,41 @@ def take_critics(h: PolicyHandoff, own_critic: Params, own_target: Params) -> tu
     if same_shapes(h.critic, own_critic):
         return h.critic, h.target_critic
     return own_critic, own_target
+
+
+# Shared pieces of the protocol, for the algorithms whose state has ``actor`` (TrainState of
+# the tanh-Gaussian actor), ``critic`` (TrainState) and ``target_critic`` fields.
+
+
+def stochastic_actor_act(
+    state: Any, obs: jax.Array, key: jax.Array, deterministic: bool
+) -> jax.Array:
+    """``act`` of a tanh-Gaussian actor: tanh(mean) when deterministic, else a sample."""
+    from coopo.distributions import tanh_gaussian_action
+
+    return tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
+
+
+def actor_critic_handoff(state: Any) -> PolicyHandoff:
+    """``handoff``: the actor, the critics and the target critics."""
+    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
+
+
+def absorb_actor_critic(state: Any, h: PolicyHandoff, **more: Any) -> Any:
+    """``absorb``: take the actor, and the critics when they fit (:func:`take_critics`);
+    ``more`` sets further fields (a KL reference, a target actor, ...)."""
+    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
+    return state.replace(
+        actor=state.actor.replace(params=h.actor),
+        critic=state.critic.replace(params=critic),
+        target_critic=target_critic,
+        **more,
+    )
+
+
+def absorb_as_anchor(state: Any, h: PolicyHandoff) -> Any:
+    """``absorb`` of an anchoring (offline) algorithm: the incoming actor is both the starting
+    point and the reference policy pi_prev of the KL term, which becomes active."""
+    import jax.numpy as jnp
+
+    return absorb_actor_critic(state, h, reference_actor=h.actor, kl_active=jnp.ones(()))

@@ -39,7 +39,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff, take_critics
+from coopo.algorithms import absorb_as_anchor, actor_critic_handoff, stochastic_actor_act
 from coopo.losses import advantage_weighted_nll, awac_weights, critic_mse, soft_update, td_target
 from coopo.networks import NetworkConfig, adam, make_actor, make_critic
 from coopo.types import EnvSpec, Metrics, Params, Transition
@@ -158,21 +158,7 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     return new_state, metrics
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-    return D.tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
-
-
-def handoff(state: State) -> PolicyHandoff:
-    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
-
-
-def absorb(state: State, h: PolicyHandoff) -> State:
-    # The incoming actor becomes both the starting point and the KL reference pi_prev.
-    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
-    return state.replace(
-        actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=critic),
-        target_critic=target_critic,
-        reference_actor=h.actor,
-        kl_active=jnp.ones(()),
-    )
+# The incoming actor becomes both the starting point and the KL reference pi_prev.
+act = stochastic_actor_act
+handoff = actor_critic_handoff
+absorb = absorb_as_anchor

@@ -29,7 +29,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff, take_critics
+from coopo.algorithms import absorb_as_anchor, actor_critic_handoff, stochastic_actor_act
 from coopo.losses import (
     advantage_weighted_nll,
     awac_weights,
@@ -175,21 +175,7 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     return new_state, metrics
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-    return D.tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
-
-
-def handoff(state: State) -> PolicyHandoff:
-    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
-
-
-def absorb(state: State, h: PolicyHandoff) -> State:
-    # Conversion: V is not part of the handoff; IQL keeps its own and re-fits it (see module doc).
-    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
-    return state.replace(
-        actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=critic),
-        target_critic=target_critic,
-        reference_actor=h.actor,
-        kl_active=jnp.ones(()),
-    )
+# Conversion: V is not part of the handoff; IQL keeps its own and re-fits it (see module doc).
+act = stochastic_actor_act
+handoff = actor_critic_handoff
+absorb = absorb_as_anchor

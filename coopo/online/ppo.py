@@ -32,7 +32,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff, take_critics
+from coopo.algorithms import PolicyHandoff, stochastic_actor_act, take_critics
 from coopo.losses import gae, ppo_clipped_objective
 from coopo.networks import NetworkConfig, make_actor, make_critic, make_value
 from coopo.types import EnvSpec, Metrics, Params, Transition
@@ -202,8 +202,7 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     return update_rollout(state, batch, key)
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-    return D.tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
+act = stochastic_actor_act
 
 
 def handoff(state: State) -> PolicyHandoff:

@@ -18,7 +18,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff, take_critics
+from coopo.algorithms import absorb_actor_critic, actor_critic_handoff, stochastic_actor_act
 from coopo.losses import critic_mse, sac_actor_loss, sac_temperature_loss, soft_update, td_target
 from coopo.networks import NetworkConfig, adam, make_actor, make_critic
 from coopo.types import EnvSpec, Metrics, Params, Transition
@@ -159,18 +159,6 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     return new_state, metrics
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-    return D.tanh_gaussian_action(state.actor.apply_fn(state.actor.params, obs), key, deterministic)
-
-
-def handoff(state: State) -> PolicyHandoff:
-    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
-
-
-def absorb(state: State, h: PolicyHandoff) -> State:
-    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
-    return state.replace(
-        actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=critic),
-        target_critic=target_critic,
-    )
+act = stochastic_actor_act
+handoff = actor_critic_handoff
+absorb = absorb_actor_critic

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from coopo.algorithms import PolicyHandoff, take_critics
+from coopo.algorithms import PolicyHandoff, absorb_actor_critic, actor_critic_handoff
 from coopo.losses import critic_mse, soft_update, td_target
 from coopo.networks import NetworkConfig, adam, make_actor, make_critic
 from coopo.types import EnvSpec, Metrics, Params, Transition
@@ -158,16 +158,9 @@ def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> ja
     return jnp.clip(a + noise, -1.0, 1.0)
 
 
-def handoff(state: State) -> PolicyHandoff:
-    return PolicyHandoff(state.actor.params, state.critic.params, state.target_critic)
+handoff = actor_critic_handoff
 
 
 def absorb(state: State, h: PolicyHandoff) -> State:
     # Conversion: a stochastic actor becomes deterministic by acting with its mean (see doc).
-    critic, target_critic = take_critics(h, state.critic.params, state.target_critic)
-    return state.replace(
-        actor=state.actor.replace(params=h.actor),
-        critic=state.critic.replace(params=critic),
-        target_actor=h.actor,
-        target_critic=target_critic,
-    )
+    return absorb_actor_critic(state, h, target_actor=h.actor)

@@ -34,6 +34,7 @@ from coopo import phases
 from coopo.buffers import ReplayBuffer, replay_init
 from coopo.config import TrainConfig, config_from_dict, config_to_dict, validate_config
 from coopo.data import Dataset, DatasetError, build_dataset, load, read_minari, write_minari
+from coopo.data.builder import BUILDER_VERSION
 from coopo.data.dataset import discounted_returns_to_go, validate_against_env
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import Evaluator, normalized_score, reference_scores, task_name
@@ -93,7 +94,8 @@ def resolve_dataset(cfg: TrainConfig, console: Console | None = None) -> Dataset
         )
     kw = cfg.parsed_env_kwargs()
     kw_tag = hashlib_short(json.dumps(kw, sort_keys=True)) if kw else "default"
-    dataset_id = f"coopo-cache/{task_name(cfg.env_id)}/{tag}-{kw_tag}-n{cfg.build_size}-v0"
+    # The builder version is part of the key: a cache made by another builder is never reused.
+    dataset_id = f"coopo-cache/{task_name(cfg.env_id)}/{tag}-{kw_tag}-n{cfg.build_size}-builder{BUILDER_VERSION}-v0"
     root = cache_dir() / "datasets"
     if (root / dataset_id / "data" / "metadata.json").is_file():
         return read_minari(root / dataset_id)

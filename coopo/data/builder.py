@@ -22,6 +22,9 @@ from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import reference_scores
 
+# Bumped whenever the same arguments would produce different data (cache keys include it).
+BUILDER_VERSION = 2
+
 
 def rollout(
     env_id: str,
@@ -152,6 +155,7 @@ def build_dataset(
             "seed": seed,
             "size": size,
             "num_envs": min(num_envs, size),
+            "builder_version": BUILDER_VERSION,
             "coopo_version": __version__,
             "reference_scores": "d4rl" if ref_min is not None else None,
         },

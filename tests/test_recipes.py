@@ -107,3 +107,23 @@ def test_medium_replay_reruns_the_recorded_training(fake_shipped: Path):
     assert ds.size == 600  # every transition the recorded run collected
     assert ds.metadata.extra["recipe"] == "hopper-medium-replay"
     assert ds.truncated[-1] or ds.terminated[-1]
+
+
+def test_train_behaviour_stops_at_the_first_evaluation_reaching_the_target(tmp_path: Path):
+    from coopo.data.behaviour import train_behaviour
+    from coopo.data.policies import load_policy_file
+
+    policy, replay, record = train_behaviour(
+        "InvertedPendulum-v5",
+        target_return=1.0,
+        out_dir=tmp_path,
+        max_steps=3_000,
+        eval_every=1_000,
+        eval_episodes=2,
+    )
+    assert (
+        record["reached_target"] and record["env_steps"] == 1_000 == record["stopped_at_env_steps"]
+    )
+    assert replay.size == 1_000 and replay.metadata.extra["recipe"] == "medium-replay"
+    assert load_policy_file(policy).obs_dim == 4
+    assert (tmp_path / "record.json").is_file()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from coopo.data.recipes import QUALITIES, TASKS, build_recipe, shipped_policy
-from coopo.evaluation import normalized_score
+from coopo.evaluation import D4RL_REFERENCE_SCORES, normalized_score
 
 RESULTS = Path(__file__).parent / "results"
 # (transitions, mean episode return, normalised) of the D4RL v2 datasets (shared/REFERENCE.md)
@@ -42,6 +42,13 @@ def main() -> None:
     p.add_argument("--experts", type=Path, default=None, help="folder with <task>-expert.npz")
     p.add_argument("--tasks", nargs="*", default=list(TASKS))
     p.add_argument("--qualities", nargs="*", default=list(QUALITIES))
+    p.add_argument(
+        "--replay-dir",
+        type=Path,
+        default=None,
+        help="use <dir>/<task>/replay.npz (written by the training run the medium-replay recipe "
+        "re-runs) instead of re-running the training",
+    )
     args = p.parse_args()
     rows, skipped = [], []
     for task in args.tasks:
@@ -58,9 +65,27 @@ def main() -> None:
                 skipped.append(f"{task}-{quality} (no expert policy)")
                 continue
             t = time.perf_counter()
-            ds = build_recipe(
-                task, quality, args.size, 0, str(expert) if expert and expert.is_file() else None
-            )
+            expert_arg = str(expert) if expert and expert.is_file() else None
+            if quality == "medium-replay" and args.replay_dir:
+                from coopo.data import read_npz
+                from coopo.data.recipes import reference_return
+
+                ds = read_npz(args.replay_dir / task / "replay.npz")
+                d4 = D4RL_REFERENCE_SCORES[task]
+                ds = ds.with_metadata(
+                    ref_min_score=reference_return(task, None, 100, 10_000),
+                    ref_max_score=reference_return(task, expert_arg, 100, 20_000)
+                    if expert_arg
+                    else d4[1],
+                    extra={
+                        **ds.metadata.extra,
+                        "d4rl_ref_min_score": d4[0],
+                        "d4rl_ref_max_score": d4[1],
+                        "ref_max_source": "expert policy" if expert_arg else "d4rl",
+                    },
+                )
+            else:
+                ds = build_recipe(task, quality, args.size, 0, expert_arg)
             rets = ds.episode_returns()
             m = ds.metadata
             rows.append(
@@ -84,7 +109,8 @@ def main() -> None:
                     "ref_max_source": m.extra["ref_max_source"],
                     "hash": ds.content_hash(),
                     "seconds": time.perf_counter() - t,
-                    "command": f"coopo data build {task}-{quality} --size {args.size}"
+                    "command": f"coopo data build {task}-{quality}"
+                    + ("" if quality == "medium-replay" else f" --size {args.size}")
                     + (f" --expert-policy {expert}" if "expert" in quality else ""),
                 }
             )

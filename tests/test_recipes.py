@@ -104,6 +104,8 @@ def test_medium_and_medium_expert_recipes(fake_shipped: Path, tmp_path: Path):
 
 def test_medium_replay_reruns_the_recorded_training(fake_shipped: Path):
     ds = build_recipe("hopper", "medium-replay", reference_episodes=1)
+    again = build_recipe("hopper", "medium-replay", reference_episodes=1)
+    assert ds.content_hash() == again.content_hash()  # the re-run reproduces the buffer
     assert ds.size == 600  # every transition the recorded run collected
     assert ds.metadata.extra["recipe"] == "hopper-medium-replay"
     assert ds.truncated[-1] or ds.terminated[-1]

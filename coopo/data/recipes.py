@@ -22,6 +22,7 @@ expert policy ``ref_max_score`` falls back to D4RL's and ``extra['ref_max_source
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -80,6 +81,16 @@ def shipped_policy(task: str) -> tuple[Path, dict[str, Any]]:
     if not path.is_file():
         raise DatasetError(str(path), None, f"no shipped medium policy for task {task!r}")
     return Path(str(path)), json.loads(record.read_text()) if record.is_file() else {}
+
+
+@functools.lru_cache(maxsize=64)
+def reference_return(task: str, policy_path: str | None, episodes: int, seed: int) -> float:
+    """Mean return of ``episodes`` episodes of a policy file (None: uniform random), cached:
+    every recipe of a task shares its reference measurements."""
+    env_id, kw = TASKS[task]
+    return policy_return(
+        env_id, kw, load_policy_file(policy_path) if policy_path else None, episodes, seed
+    )
 
 
 def policy_return(
@@ -157,8 +168,10 @@ def build_recipe(
             record["seed"],
         )
     d4_min, d4_max = D4RL_REFERENCE_SCORES[task]
-    ref_min = policy_return(env_id, kw, None, reference_episodes, 10_000)
-    ref_max = policy_return(env_id, kw, expert, reference_episodes, 20_000) if expert else d4_max
+    ref_min = reference_return(task, None, reference_episodes, 10_000)
+    ref_max = (
+        reference_return(task, expert_policy, reference_episodes, 20_000) if expert else d4_max
+    )
     policy_hash = None
     if quality in ("medium", "medium-expert", "medium-replay"):
         policy_hash = hashlib.sha256(shipped_policy(task)[0].read_bytes()).hexdigest()[:16]

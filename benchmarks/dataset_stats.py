@@ -116,7 +116,7 @@ def main() -> None:
             )
             print(json.dumps(rows[-1]), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"dataset-stats-{args.size}.json"
+    out = RESULTS / f"dataset-stats-{args.size}-{'-'.join(args.tasks)}.json"
     import sys
 
     command = "python benchmarks/dataset_stats.py " + " ".join(sys.argv[1:])

@@ -3,8 +3,8 @@
     python benchmarks/build_speed.py                 # 1M transitions, hopper, random and medium
     python benchmarks/build_speed.py --size 100000   # smaller
 
-Rows: uniform random and the shipped hopper medium policy (stochastic, noise 0.1), each with
-1 env and with 8 lockstep envs (one batched policy call per step). Writes
+Rows: uniform random and the shipped medium policy (stochastic, noise 0.1), each with the
+given numbers of lockstep envs (one batched policy call per step; default 8). Writes
 benchmarks/results/build-speed-<device>.json.
 """
 
@@ -29,6 +29,9 @@ def main() -> None:
     )
     p.add_argument("--size", type=int, default=1_000_000)
     p.add_argument("--task", default="hopper", choices=list(TASKS))
+    p.add_argument(
+        "--num-envs", type=int, nargs="+", default=[8], help="lockstep env counts to time"
+    )
     args = p.parse_args()
     env_id, kw = TASKS[args.task]
     behaviours = [("random", "random", 0.0)]
@@ -38,7 +41,7 @@ def main() -> None:
         print(f"skipping medium: {e}")
     rows = []
     for name, behaviour, noise in behaviours:
-        for num_envs in (1, 8):
+        for num_envs in args.num_envs:
             t = time.perf_counter()
             ds = build_dataset(env_id, behaviour, args.size, noise, 0, kw, num_envs)
             dt = time.perf_counter() - t
@@ -58,7 +61,9 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"build-speed-cpu-{os.cpu_count()}core.json"
     meta = {
-        "command": f"python benchmarks/build_speed.py --size {args.size} --task {args.task}",
+        "command": f"python benchmarks/build_speed.py --size {args.size} --task {args.task} "
+        + "--num-envs "
+        + " ".join(map(str, args.num_envs)),
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d"),
     }

@@ -34,6 +34,23 @@ D4RL_V2 = {
 }
 
 
+def render(rows: list[dict]) -> str:
+    """The Markdown table of docs/datasets.md."""
+    lines = [
+        "| recipe | transitions | episodes | mean return | normalized (v5 refs) | normalized (D4RL refs) "
+        "| D4RL v2: transitions / mean return / normalized | command |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ref = D4RL_V2.get(r["recipe"])
+        ref_s = f"{ref[0]:,} / {ref[1]:.1f} / {ref[2]:.1f}" if ref else "-"
+        lines.append(
+            f"| `{r['recipe']}` | {r['transitions']:,} | {r['episodes']} | {r['return_mean']:.1f} | "
+            f"{r['normalized_v5']:.1f} | {r['normalized_d4rl']:.1f} | {ref_s} | `{r['command']}` |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -49,7 +66,16 @@ def main() -> None:
         help="use <dir>/<task>/replay.npz (written by the training run the medium-replay recipe "
         "re-runs) instead of re-running the training",
     )
+    p.add_argument(
+        "--render",
+        action="store_true",
+        help="print the table of every results/dataset-stats-*.json",
+    )
     args = p.parse_args()
+    if args.render:
+        files = sorted(RESULTS.glob("dataset-stats-*.json"))
+        print(render([r for f in files for r in json.loads(f.read_text())["rows"]]))
+        return
     rows, skipped = [], []
     for task in args.tasks:
         expert = args.experts / f"{task}-expert.npz" if args.experts else None
@@ -131,17 +157,7 @@ def main() -> None:
             indent=1,
         )
     )
-    print(
-        "\n| recipe | transitions | episodes | mean return | normalized (v5 refs) | normalized (D4RL refs) | D4RL v2: transitions / mean return / normalized |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        ref = D4RL_V2.get(r["recipe"])
-        ref_s = f"{ref[0]:,} / {ref[1]:.1f} / {ref[2]:.1f}" if ref else "-"
-        print(
-            f"| `{r['recipe']}` | {r['transitions']:,} | {r['episodes']} | {r['return_mean']:.1f} | "
-            f"{r['normalized_v5']:.1f} | {r['normalized_d4rl']:.1f} | {ref_s} |"
-        )
+    print(render(rows))
     if skipped:
         print("\nskipped: " + ", ".join(skipped))
 

@@ -52,7 +52,13 @@ def save(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     return write_minari(ds, p.name, p.parent)
 
 
+from coopo.data.recipes import QUALITIES, TASKS, build_recipe, parse_recipe  # noqa: E402
+
 __all__ = [
+    "QUALITIES",
+    "TASKS",
+    "build_recipe",
+    "parse_recipe",
     "Dataset",
     "DatasetError",
     "DatasetMetadata",

@@ -115,3 +115,30 @@ def absorb_as_anchor(state: Any, h: PolicyHandoff) -> Any:
     import jax.numpy as jnp
 
     return absorb_actor_critic(state, h, reference_actor=h.actor, kl_active=jnp.ones(()))
+
+
+def anchored_actor_step(
+    state: Any, batch: Transition, weights: jax.Array, kl_coef: float
+) -> tuple[Any, jax.Array, jax.Array, jax.Array]:
+    """One step of COOPO's anchoring actor loss, shared by the advantage-weighted algorithms
+    (AWAC-KL, IQL): ``-E[w log pi(a|s)] + kl_coef * kl_active * KL(pi || pi_prev)``.
+
+    Returns (new actor TrainState, loss, KL to the reference, mean data log-likelihood).
+    """
+    import jax.numpy as jnp
+
+    from coopo import distributions as D
+    from coopo.losses import advantage_weighted_nll
+
+    apply = state.actor.apply_fn
+    ref_mean, ref_log_std = apply(state.reference_actor, batch.observations)
+
+    def loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        mean, log_std = apply(params, batch.observations)
+        log_prob = D.tanh_gaussian_log_prob(mean, log_std, batch.actions)
+        kl = jnp.mean(D.gaussian_kl(mean, log_std, ref_mean, ref_log_std))
+        loss = advantage_weighted_nll(weights, log_prob) + kl_coef * state.kl_active * kl
+        return loss, (kl, log_prob.mean())
+
+    (loss, (kl, log_prob)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor.params)
+    return state.actor.apply_gradients(grads=grads), loss, kl, log_prob

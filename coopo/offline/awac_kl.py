@@ -39,8 +39,13 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import absorb_as_anchor, actor_critic_handoff, stochastic_actor_act
-from coopo.losses import advantage_weighted_nll, awac_weights, critic_mse, soft_update, td_target
+from coopo.algorithms import (
+    absorb_as_anchor,
+    actor_critic_handoff,
+    anchored_actor_step,
+    stochastic_actor_act,
+)
+from coopo.losses import awac_weights, critic_mse, soft_update, td_target
 from coopo.networks import NetworkConfig, adam, make_actor, make_critic
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
@@ -127,19 +132,7 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     ).mean(0)
     advantage = critic_apply(critic.params, batch.observations, batch.actions).min(0) - v
     weights = awac_weights(advantage, cfg.awac_lambda, cfg.max_weight)
-    ref_mean, ref_log_std = actor_apply(state.reference_actor, batch.observations)
-
-    def actor_loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-        mean, log_std = actor_apply(params, batch.observations)
-        log_prob = D.tanh_gaussian_log_prob(mean, log_std, batch.actions)
-        kl = jnp.mean(D.gaussian_kl(mean, log_std, ref_mean, ref_log_std))
-        loss = advantage_weighted_nll(weights, log_prob) + cfg.kl_coef * state.kl_active * kl
-        return loss, (kl, log_prob.mean())
-
-    (actor_loss, (kl, log_prob)), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
-        state.actor.params
-    )
-    actor = state.actor.apply_gradients(grads=actor_grads)
+    actor, actor_loss, kl, log_prob = anchored_actor_step(state, batch, weights, cfg.kl_coef)
 
     new_state = state.replace(
         actor=actor,

@@ -129,3 +129,22 @@ def test_train_behaviour_stops_at_the_first_evaluation_reaching_the_target(tmp_p
     assert replay.size == 1_000 and replay.metadata.extra["recipe"] == "medium-replay"
     assert load_policy_file(policy).obs_dim == 4
     assert (tmp_path / "record.json").is_file()
+
+
+@pytest.mark.parametrize("task", ["hopper", "halfcheetah", "walker2d", "ant"])
+def test_shipped_medium_policies_fit_their_envs(task: str):
+    from coopo.data.builder import check_policy
+    from coopo.data.policies import load_policy_file
+    from coopo.data.recipes import TASKS, shipped_policy
+
+    path, record = shipped_policy(task)
+    env_id, kw = TASKS[task]
+    check_policy(load_policy_file(path), env_id, kw)
+    assert record["env_id"] == env_id and record["reached_target"]
+    assert path.stat().st_size < 1_000_000  # small files
+
+
+def test_real_hopper_medium_recipe_beats_random():
+    medium = build_recipe("hopper", "medium", size=3_000, reference_episodes=2)
+    random = build_recipe("hopper", "random", size=3_000, reference_episodes=2)
+    assert medium.episode_returns().mean() > 5 * random.episode_returns().mean()

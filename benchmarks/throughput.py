@@ -199,6 +199,26 @@ def peak_memory(dataset_rows: int, buffer_rows: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- d3rlpy
+def timed_fit(algo: Any, ds: Any, updates: int, warm: int = 200) -> float:
+    """d3rlpy updates/s of ``algo.fit`` on ``ds`` (after ``warm`` untimed updates)."""
+    import d3rlpy
+
+    def fit(n: int) -> None:
+        algo.fit(
+            ds,
+            n_steps=n,
+            n_steps_per_epoch=n,
+            show_progress=False,
+            save_interval=10**9,
+            logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+        )
+
+    fit(warm)
+    t = time.perf_counter()
+    fit(updates)
+    return updates / (time.perf_counter() - t)
+
+
 def d3rlpy_rows(updates: int, online_steps: int) -> dict[str, float]:
     try:
         import d3rlpy
@@ -226,25 +246,7 @@ def d3rlpy_rows(updates: int, online_steps: int) -> dict[str, float]:
         lam=1.0,
     ).create(device="cpu")
     awac.build_with_dataset(ds)
-    warm = 200
-    awac.fit(
-        ds,
-        n_steps=warm,
-        n_steps_per_epoch=warm,
-        show_progress=False,
-        save_interval=10**9,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-    )
-    t = time.perf_counter()
-    awac.fit(
-        ds,
-        n_steps=updates,
-        n_steps_per_epoch=updates,
-        show_progress=False,
-        save_interval=10**9,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-    )
-    out["offline_awac"] = updates / (time.perf_counter() - t)
+    out["offline_awac"] = timed_fit(awac, ds, updates)
     iql = d3rlpy.algos.IQLConfig(
         batch_size=BATCH,
         actor_encoder_factory=enc,
@@ -257,24 +259,7 @@ def d3rlpy_rows(updates: int, online_steps: int) -> dict[str, float]:
         weight_temp=3.0,
     ).create(device="cpu")
     iql.build_with_dataset(ds)
-    iql.fit(
-        ds,
-        n_steps=warm,
-        n_steps_per_epoch=warm,
-        show_progress=False,
-        save_interval=10**9,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-    )
-    t = time.perf_counter()
-    iql.fit(
-        ds,
-        n_steps=updates,
-        n_steps_per_epoch=updates,
-        show_progress=False,
-        save_interval=10**9,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-    )
-    out["offline_iql"] = updates / (time.perf_counter() - t)
+    out["offline_iql"] = timed_fit(iql, ds, updates)
     import gymnasium as gym
 
     sac = d3rlpy.algos.SACConfig(

@@ -142,3 +142,36 @@ def anchored_actor_step(
 
     (loss, (kl, log_prob)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor.params)
     return state.actor.apply_gradients(grads=grads), loss, kl, log_prob
+
+
+def init_actor_critic(
+    key: jax.Array, spec: EnvSpec, net: Any, actor_lr: float, critic_lr: float
+) -> tuple[Any, Any]:
+    """Fresh (actor, critic) TrainStates of the shared networks; the critic's params double as
+    the initial target critic (and the actor's as the initial reference/target actor)."""
+    import jax.numpy as jnp
+    from flax.training.train_state import TrainState
+
+    from coopo.networks import adam, make_actor, make_critic
+
+    k_actor, k_critic = jax.random.split(key)
+    actor_def, critic_def = make_actor(net, spec.act_dim), make_critic(net)
+    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
+    actor = TrainState.create(
+        apply_fn=actor_def.apply, params=actor_def.init(k_actor, obs), tx=adam(actor_lr)
+    )
+    critic = TrainState.create(
+        apply_fn=critic_def.apply, params=critic_def.init(k_critic, obs, act), tx=adam(critic_lr)
+    )
+    return actor, critic
+
+
+def init_temperature(initial: float, lr: float) -> Any:
+    """SAC-style entropy temperature: a TrainState over {"log_alpha": scalar}."""
+    import jax.numpy as jnp
+    from flax.training.train_state import TrainState
+
+    from coopo.networks import adam
+
+    log_alpha = jnp.log(jnp.asarray(initial, jnp.float32))
+    return TrainState.create(apply_fn=None, params={"log_alpha": log_alpha}, tx=adam(lr))

@@ -43,10 +43,11 @@ from coopo.algorithms import (
     absorb_as_anchor,
     actor_critic_handoff,
     anchored_actor_step,
+    init_actor_critic,
     stochastic_actor_act,
 )
 from coopo.losses import awac_weights, critic_mse, soft_update, td_target
-from coopo.networks import NetworkConfig, adam, make_actor, make_critic
+from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "awac_kl"
@@ -84,20 +85,12 @@ class State(struct.PyTreeNode):
 
 
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
-    k_actor, k_critic = jax.random.split(key)
-    actor_def, critic_def = make_actor(net, spec.act_dim), make_critic(net)
-    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
-    actor_params = actor_def.init(k_actor, obs)
-    critic_params = critic_def.init(k_critic, obs, act)
+    actor, critic = init_actor_critic(key, spec, net, config.actor_lr, config.critic_lr)
     return State(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply, params=actor_params, tx=adam(config.actor_lr)
-        ),
-        critic=TrainState.create(
-            apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr)
-        ),
-        target_critic=critic_params,
-        reference_actor=actor_params,
+        actor=actor,
+        critic=critic,
+        target_critic=critic.params,
+        reference_actor=actor.params,
         kl_active=jnp.zeros(()),
         config=config,
     )

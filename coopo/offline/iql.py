@@ -32,6 +32,7 @@ from coopo.algorithms import (
     absorb_as_anchor,
     actor_critic_handoff,
     anchored_actor_step,
+    init_actor_critic,
     stochastic_actor_act,
 )
 from coopo.losses import (
@@ -41,7 +42,7 @@ from coopo.losses import (
     soft_update,
     td_target,
 )
-from coopo.networks import NetworkConfig, adam, make_actor, make_critic, make_value
+from coopo.networks import NetworkConfig, adam, make_value
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "iql"
@@ -82,27 +83,18 @@ class State(struct.PyTreeNode):
 
 
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
-    k_actor, k_critic, k_value = jax.random.split(key, 3)
-    actor_def, critic_def, value_def = (
-        make_actor(net, spec.act_dim),
-        make_critic(net),
-        make_value(net),
-    )
-    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
-    actor_params = actor_def.init(k_actor, obs)
-    critic_params = critic_def.init(k_critic, obs, act)
+    key, k_value = jax.random.split(key)
+    actor, critic = init_actor_critic(key, spec, net, config.actor_lr, config.critic_lr)
+    value_def = make_value(net)
+    value_params = value_def.init(k_value, jnp.zeros((1, spec.obs_dim)))
     return State(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply, params=actor_params, tx=adam(config.actor_lr)
-        ),
-        critic=TrainState.create(
-            apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr)
-        ),
+        actor=actor,
+        critic=critic,
         value=TrainState.create(
-            apply_fn=value_def.apply, params=value_def.init(k_value, obs), tx=adam(config.value_lr)
+            apply_fn=value_def.apply, params=value_params, tx=adam(config.value_lr)
         ),
-        target_critic=critic_params,
-        reference_actor=actor_params,
+        target_critic=critic.params,
+        reference_actor=actor.params,
         kl_active=jnp.zeros(()),
         config=config,
     )

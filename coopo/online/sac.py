@@ -18,9 +18,15 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import absorb_actor_critic, actor_critic_handoff, stochastic_actor_act
+from coopo.algorithms import (
+    absorb_actor_critic,
+    actor_critic_handoff,
+    init_actor_critic,
+    init_temperature,
+    stochastic_actor_act,
+)
 from coopo.losses import critic_mse, sac_actor_loss, sac_temperature_loss, soft_update, td_target
-from coopo.networks import NetworkConfig, adam, make_actor, make_critic
+from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "sac"
@@ -66,24 +72,12 @@ def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> S
         raise ValueError(
             f"sac.num_min_q={config.num_min_q} exceeds network.num_critics={net.num_critics}"
         )
-    k_actor, k_critic = jax.random.split(key)
-    actor_def, critic_def = make_actor(net, spec.act_dim), make_critic(net)
-    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
-    actor_params = actor_def.init(k_actor, obs)
-    critic_params = critic_def.init(k_critic, obs, act)
+    actor, critic = init_actor_critic(key, spec, net, config.actor_lr, config.critic_lr)
     return State(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply, params=actor_params, tx=adam(config.actor_lr)
-        ),
-        critic=TrainState.create(
-            apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr)
-        ),
-        target_critic=critic_params,
-        temperature=TrainState.create(
-            apply_fn=None,
-            params={"log_alpha": jnp.log(jnp.asarray(config.init_temperature, jnp.float32))},
-            tx=adam(config.temperature_lr),
-        ),
+        actor=actor,
+        critic=critic,
+        target_critic=critic.params,
+        temperature=init_temperature(config.init_temperature, config.temperature_lr),
         target_entropy=-config.target_entropy_scale * spec.act_dim,
         config=config,
     )

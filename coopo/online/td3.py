@@ -22,9 +22,14 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from coopo.algorithms import PolicyHandoff, absorb_actor_critic, actor_critic_handoff
+from coopo.algorithms import (
+    PolicyHandoff,
+    absorb_actor_critic,
+    actor_critic_handoff,
+    init_actor_critic,
+)
 from coopo.losses import critic_mse, soft_update, td_target
-from coopo.networks import NetworkConfig, adam, make_actor, make_critic
+from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "td3"
@@ -67,20 +72,12 @@ def deterministic_action(apply_fn: object, params: Params, obs: jax.Array) -> ja
 
 
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
-    k_actor, k_critic = jax.random.split(key)
-    actor_def, critic_def = make_actor(net, spec.act_dim), make_critic(net)
-    obs, act = jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
-    actor_params = actor_def.init(k_actor, obs)
-    critic_params = critic_def.init(k_critic, obs, act)
+    actor, critic = init_actor_critic(key, spec, net, config.actor_lr, config.critic_lr)
     return State(
-        actor=TrainState.create(
-            apply_fn=actor_def.apply, params=actor_params, tx=adam(config.actor_lr)
-        ),
-        critic=TrainState.create(
-            apply_fn=critic_def.apply, params=critic_params, tx=adam(config.critic_lr)
-        ),
-        target_actor=actor_params,
-        target_critic=critic_params,
+        actor=actor,
+        critic=critic,
+        target_actor=actor.params,
+        target_critic=critic.params,
         step=jnp.zeros((), jnp.int32),
         config=config,
     )

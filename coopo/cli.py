@@ -30,6 +30,9 @@ verbs:
   data info    print a dataset card (size, episodes, returns, reference scores, provenance)
   data train-behaviour
                train a behaviour policy with coopo's SAC until a target return (medium policies)
+  bench SUITE  run a benchmark grid (methods x datasets x seeds) into one results directory;
+               suites: smoke, cpu, ablations, paper (coopo bench --list)
+  report DIR   aggregate a results directory into a Markdown + HTML report with figures
 """
 
 console = Console()
@@ -337,9 +340,119 @@ def dataset_card(ds: object) -> dict[str, object]:
     return card
 
 
+def _bench(argv: list[str]) -> int:
+    from coopo.bench.harness import get_suite, run_suite
+    from coopo.bench.suites import SUITES, expand
+
+    if argv and argv[0] == "--list" or not argv:
+        table = Table("suite", "runs", "datasets", "methods", "seeds", "estimated wall time")
+        for s in SUITES.values():
+            table.add_row(
+                s.name,
+                str(len(expand(s))),
+                ", ".join(s.datasets) if len(s.datasets) < 5 else f"{len(s.datasets)} datasets",
+                ", ".join(m.name for m in s.methods),
+                str(len(s.seeds)),
+                s.estimated_hours,
+            )
+        console.print(table)
+        return 0 if argv else 2
+    name = argv[0]
+    if name.startswith("-"):
+        console.print("usage: coopo bench SUITE [options]  (coopo bench --list)")
+        return 2
+    suite = get_suite(name)
+
+    def bench(
+        out: Path = Path(""),
+        seeds: tuple[int, ...] = (),
+        methods: tuple[str, ...] = (),
+        datasets: tuple[str, ...] = (),
+        workers: int = 0,
+        backend: Literal["local", "ray"] = "local",
+        ray_address: str | None = None,
+        cpus_per_run: float = 1.0,
+        gpus_per_run: float = 0.0,
+        keep_checkpoints: bool = False,
+        expert_policy_dir: Path | None = None,
+        report: bool = True,
+    ) -> int:
+        """Run a benchmark suite's grid (methods x datasets x seeds at equal budgets) into one
+        results directory. Finished runs are skipped and interrupted ones resumed, so the same
+        command continues a bench.
+
+        Args:
+            out: Results directory (default: bench/<suite>).
+            seeds: Seeds to run instead of the suite's.
+            methods: Only these methods of the suite.
+            datasets: Only these datasets of the suite.
+            workers: Local runs in parallel (default: the number of CPU cores).
+            backend: local (one process per run) or ray (one Ray task per run; pip install 'coopo[ray]').
+            ray_address: Ray cluster address (default: start a local Ray instance, or RAY_ADDRESS).
+            cpus_per_run: Ray CPUs requested by each run.
+            gpus_per_run: Ray GPUs requested by each run.
+            keep_checkpoints: Keep finished runs' checkpoints (deleted by default to save space).
+            expert_policy_dir: Directory with <task>-expert.npz, for expert and medium-expert recipes.
+            report: Write the report (coopo report) when every run has finished.
+        """
+        target = out if str(out) not in ("", ".") else Path("bench") / suite.name
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "COMMAND").write_text("coopo bench " + " ".join(argv) + "\n")
+        summary = run_suite(
+            suite,
+            target,
+            seeds=seeds or None,
+            methods=methods,
+            datasets=datasets,
+            workers=workers,
+            backend=backend,
+            ray_address=ray_address,
+            cpus_per_run=cpus_per_run,
+            gpus_per_run=gpus_per_run,
+            keep_checkpoints=keep_checkpoints,
+            expert_policy_dir=expert_policy_dir,
+            console=console,
+        )
+        if summary.failed:
+            return 1
+        if report:
+            from coopo.bench.report import write_report
+
+            paths = write_report(target)
+            console.print(f"report: {paths[0]} and {paths[1]}")
+        return 0
+
+    return int(tyro.cli(bench, args=argv[1:], prog=f"coopo bench {name}"))
+
+
+def _report(argv: list[str]) -> int:
+    def report(results_dir: tyro.conf.Positional[Path], out: Path | None = None) -> None:
+        """Aggregate a `coopo bench` results directory into report.md and report.html (figures
+        as PNG files next to them and embedded in the HTML).
+
+        Args:
+            results_dir: A results directory written by coopo bench.
+            out: Report directory (default: RESULTS_DIR/report).
+        """
+        from coopo.bench.report import write_report
+
+        md, html = write_report(results_dir, out)
+        console.print(f"wrote {md} and {html}")
+
+    tyro.cli(report, args=argv, prog="coopo report")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    verbs = {"train": _train, "resume": _resume, "eval": _eval, "export": _export}
+    verbs = {
+        "train": _train,
+        "resume": _resume,
+        "eval": _eval,
+        "export": _export,
+        "bench": _bench,
+        "report": _report,
+    }
     try:
         if not argv or argv[0] in ("-h", "--help"):
             print(USAGE)

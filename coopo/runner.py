@@ -49,6 +49,10 @@ from coopo.types import EnvSpec, Transition
 LOG_INTERVAL = 1_000  # online env steps between training-metric records
 
 
+PROBE_ROWS = 1_000
+"""Dataset rows of the drift probe (evenly spaced over the dataset)."""
+
+
 class TrainingDiverged(RuntimeError):
     """A loss or metric became NaN/inf; the last checkpoint is left intact."""
 
@@ -159,6 +163,18 @@ class Trainer:
         self._norm_mean = np.asarray(self.normalizer.mean)
         self._norm_std = np.asarray(self.normalizer.std)
         self.dataset, self.dataset_size = self._device_dataset(ds)
+        # Drift probe: fixed dataset rows on which every evaluation measures how far the
+        # policy's actions are from the data's (eval/data_action_mse).
+        self.probe: tuple[jax.Array, jax.Array] | None = None
+        if ds is not None:
+            idx = np.linspace(0, self.dataset_size - 1, min(PROBE_ROWS, self.dataset_size)).astype(
+                int
+            )
+            obs = self.dataset.observations[idx]
+            self.probe = (
+                jnp.broadcast_to(obs, (len(self.seeds), *obs.shape)),
+                self.dataset.actions[idx],
+            )
 
         self.offline_algo = OFFLINE_ALGORITHMS[cfg.offline]
         self.online_algo = ONLINE_OPTIMIZERS.get(cfg.online) or OFFLINE_ALGORITHMS[cfg.online]
@@ -514,6 +530,10 @@ class Trainer:
         }
         if self.ref_min is not None:  # no reference scores for this task: returns only
             metrics["normalized_score"] = scores.mean(1)
+        if self.probe is not None:
+            probe_actions, _ = act(algo_state, self.probe[0], keys)
+            sq = jnp.sum((probe_actions - self.probe[1]) ** 2, axis=-1)
+            metrics["data_action_mse"] = np.asarray(sq.mean(axis=-1))
         for i, seed in enumerate(self.seeds):
             if self.logger is not None:
                 self.logger.log(

@@ -1,0 +1,1 @@
+"""Benchmark harness (`coopo bench`) and results report (`coopo report`)."""

@@ -1,0 +1,408 @@
+"""``coopo bench``: run a suite's grid into one results directory, resumably.
+
+Layout of a results directory::
+
+    RESULTS/
+      suite.json                        the suite as run (budgets, methods, seeds)
+      datasets/<recipe>-n<size>.npz     datasets built once from coopo recipes
+      runs/<dataset>/<method>/seeds-0_1_2/
+        bench.json                      the run's spec (suite, dataset, method, seeds)
+        config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
+        log.txt                         the run's console output
+        error.txt                       why it failed (only when it did)
+
+A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
+resumes interrupted ones from their last phase-boundary checkpoint, and starts the others.
+Checkpoints of finished runs are deleted unless ``--keep-checkpoints``.
+
+Backends: ``local`` (default) runs each run in its own Python process, ``workers`` at a time;
+``ray`` submits each run as a Ray task (``num_cpus``/``num_gpus`` per run) that trains in a
+scratch directory on whichever node gets it and returns the run's files, which the driver
+writes into the same layout (no shared filesystem needed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from coopo.bench.suites import SUITES, RunSpec, Suite, expand
+from coopo.config import config_to_dict
+
+FINISHED = "results.json"
+
+
+class BenchError(RuntimeError):
+    """A results directory or suite request that cannot be run as asked."""
+
+
+# ----------------------------------------------------------------------------- datasets
+def dataset_path(out: Path, recipe: str, size: int) -> Path:
+    return out / "datasets" / f"{recipe}-n{size}.npz"
+
+
+def prepare_dataset(
+    out: Path, recipe: str, size: int, expert_policy_dir: Path | None, console: Console
+) -> Path:
+    """Build a recipe into ``out/datasets`` once (atomic write; reused by later invocations)."""
+    from coopo.data import write_npz
+    from coopo.data.recipes import build_recipe, parse_recipe
+
+    path = dataset_path(out, recipe, size)
+    if path.is_file():
+        return path
+    task, quality = parse_recipe(recipe)
+    expert = None
+    if quality in ("expert", "medium-expert"):
+        if expert_policy_dir is None:
+            raise BenchError(
+                f"dataset {recipe} needs an expert policy: pass --expert-policy-dir DIR "
+                f"holding {task}-expert.npz"
+            )
+        expert = str(expert_policy_dir / f"{task}-expert.npz")
+    console.print(f"building dataset {recipe} ({size} transitions) ...")
+    t = time.perf_counter()
+    ds = build_recipe(task, quality, size, 0, expert)
+    write_npz(ds, path)
+    console.print(f"  {path} ({ds.size} transitions, {time.perf_counter() - t:.0f} s)")
+    return path
+
+
+# ----------------------------------------------------------------------------- runs
+def run_dir(out: Path, spec: RunSpec) -> Path:
+    return out / "runs" / spec.name
+
+
+def is_finished(path: Path) -> bool:
+    return (path / FINISHED).is_file()
+
+
+def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
+    """Refuse to mix a run made with another config into this results directory."""
+    saved = path / "bench.json"
+    if not saved.is_file():
+        return
+    old = json.loads(saved.read_text())
+    new = json.loads(json.dumps(spec_record(spec, dataset)))  # tuples -> lists, as saved
+    if old.get("config") != new["config"]:
+        changed = sorted(
+            k
+            for k in set(old.get("config", {})) | set(new["config"])
+            if old.get("config", {}).get(k) != new["config"].get(k)
+        )
+        raise BenchError(
+            f"{path} holds a run of another config (differs in: {', '.join(changed)}); "
+            "use another --out, or delete that run directory to re-run it"
+        )
+
+
+def spec_record(spec: RunSpec, dataset: Path) -> dict[str, Any]:
+    return {
+        "suite": spec.suite,
+        "dataset": spec.dataset,
+        "method": spec.method,
+        "seeds": list(spec.seeds),
+        "dataset_file": dataset.name,
+        "config": spec.config,
+    }
+
+
+def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[str, Any]:
+    """Train (or resume, or skip) one run in ``path``; returns its results.json content.
+
+    This is what each local worker process and each Ray task calls.
+    """
+    import coopo
+    from coopo import checkpoint as ckpt
+
+    record = json.loads((path / "bench.json").read_text())
+    if is_finished(path):
+        return dict(json.loads((path / FINISHED).read_text()))
+    spec = RunSpec(
+        record["suite"],
+        record["dataset"],
+        record["method"],
+        tuple(record["seeds"]),
+        record["config"],
+    )
+    console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
+    try:
+        if ckpt.latest(path) is not None:
+            console.print(f"--- resuming {path}")
+            coopo.resume(path, console=console)
+        else:
+            # Nothing finished yet (killed inside the first phase): start clean.
+            for stale in ("metrics.jsonl", "config.json", "dataset.json", "tb", "checkpoints"):
+                p = path / stale
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            console.print(f"--- starting {path}")
+            coopo.train(spec.train_config(str(dataset), str(path)), console=console)
+    finally:
+        console.file.close()
+    if not keep_checkpoints:
+        shutil.rmtree(path / "checkpoints", ignore_errors=True)
+    return dict(json.loads((path / FINISHED).read_text()))
+
+
+def _worker_main(argv: list[str]) -> int:
+    """``python -m coopo.bench.harness RUN_DIR DATASET [--keep-checkpoints]``."""
+    path, dataset = Path(argv[0]), Path(argv[1])
+    try:
+        execute(path, dataset, "--keep-checkpoints" in argv)
+    except Exception as e:  # recorded for the driver and the report
+        import traceback
+
+        (path / "error.txt").write_text(f"{type(e).__name__}: {e}\n\n{traceback.format_exc()}")
+        return 1
+    return 0
+
+
+# ----------------------------------------------------------------------------- backends
+Outcome = tuple[RunSpec, bool, str, float]  # spec, ok, message, seconds
+
+
+def _run_local(
+    jobs: list[tuple[RunSpec, Path, Path]], workers: int, keep_checkpoints: bool
+) -> Iterable[Outcome]:
+    threads_per_worker = max(1, (os.cpu_count() or 1) // max(1, workers))
+
+    def one(job: tuple[RunSpec, Path, Path]) -> Outcome:
+        spec, path, dataset = job
+        env = dict(os.environ)
+        # Each worker process gets its share of the cores (XLA's CPU thread pool).
+        env.setdefault(
+            "XLA_FLAGS",
+            f"--xla_cpu_multi_thread_eigen={'true' if threads_per_worker > 1 else 'false'} "
+            f"intra_op_parallelism_threads={threads_per_worker}",
+        )
+        cmd = [sys.executable, "-m", "coopo.bench.harness", str(path), str(dataset)]
+        if keep_checkpoints:
+            cmd.append("--keep-checkpoints")
+        t = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        took = time.perf_counter() - t
+        if proc.returncode != 0:
+            err = path / "error.txt"
+            msg = err.read_text().splitlines()[0] if err.is_file() else proc.stderr[-2000:]
+            return spec, False, msg, took
+        return spec, True, _score_line(path), took
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, j) for j in jobs]
+        for f in as_completed(futures):
+            yield f.result()
+
+
+def _pack(path: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def _unpack(files: dict[str, bytes], path: Path) -> None:
+    for rel, data in files.items():
+        dest = path / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+
+
+def _ray_task(
+    files: dict[str, bytes], dataset_bytes: bytes, dataset_name: str, keep: bool
+) -> tuple[bool, dict[str, bytes], str]:
+    """Runs on a Ray worker: rebuild the run dir in scratch space, train, send the files back."""
+    with tempfile.TemporaryDirectory(prefix="coopo-ray-") as tmp:
+        path, dataset = Path(tmp) / "run", Path(tmp) / dataset_name
+        _unpack(files, path)
+        dataset.write_bytes(dataset_bytes)
+        record = json.loads((path / "bench.json").read_text())
+        # The config names the dataset by the driver's path; point it at the scratch copy.
+        try:
+            execute(path, dataset, keep)
+            ok, msg = True, ""
+        except Exception as e:
+            import traceback
+
+            ok, msg = False, f"{type(e).__name__}: {e}"
+            (path / "error.txt").write_text(f"{msg}\n\n{traceback.format_exc()}")
+        del record
+        return ok, _pack(path), msg
+
+
+def _run_ray(
+    jobs: list[tuple[RunSpec, Path, Path]],
+    address: str | None,
+    cpus_per_run: float,
+    gpus_per_run: float,
+    keep_checkpoints: bool,
+) -> Iterable[Outcome]:
+    try:
+        import ray
+    except ImportError as e:
+        raise BenchError("--backend ray needs Ray: pip install 'coopo[ray]'") from e
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_ray_task)
+        data_refs: dict[Path, Any] = {}
+        pending: dict[Any, tuple[RunSpec, Path, float]] = {}
+        for spec, path, dataset in jobs:
+            if dataset not in data_refs:
+                data_refs[dataset] = ray.put(dataset.read_bytes())
+            ref = task.remote(_pack(path), data_refs[dataset], dataset.name, keep_checkpoints)
+            pending[ref] = (spec, path, time.perf_counter())
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            spec, path, t0 = pending.pop(done[0])
+            ok, files, msg = ray.get(done[0])
+            _unpack(files, path)
+            took = time.perf_counter() - t0
+            yield spec, ok, (_score_line(path) if ok else msg), took
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _score_line(path: Path) -> str:
+    res = json.loads((path / FINISHED).read_text())
+    scores = [v for v in res.get("final_normalized_score", {}).values() if v == v]
+    if scores:
+        return f"normalized {sum(scores) / len(scores):.1f} (mean of {len(scores)} seeds)"
+    rets = list(res.get("final_return", {}).values())
+    return f"return {sum(rets) / max(1, len(rets)):.1f}"
+
+
+# ----------------------------------------------------------------------------- driver
+@dataclasses.dataclass
+class BenchSummary:
+    out: Path
+    total: int
+    skipped: int
+    finished: list[str]
+    failed: list[tuple[str, str]]
+
+
+def run_suite(
+    suite: Suite,
+    out: Path,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    methods: tuple[str, ...] = (),
+    datasets: tuple[str, ...] = (),
+    workers: int = 0,
+    backend: str = "local",
+    ray_address: str | None = None,
+    cpus_per_run: float = 1.0,
+    gpus_per_run: float = 0.0,
+    keep_checkpoints: bool = False,
+    expert_policy_dir: Path | None = None,
+    console: Console | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> BenchSummary:
+    """Run every unfinished run of ``suite`` into ``out`` and return what happened."""
+    console = console or Console()
+    specs = expand(suite, seeds)
+    unknown = set(methods) - {s.method for s in specs}
+    if unknown:
+        raise BenchError(
+            f"unknown method(s) {sorted(unknown)} in suite {suite.name!r}; it has {[m.name for m in suite.methods]}"
+        )
+    unknown = set(datasets) - set(suite.datasets)
+    if unknown:
+        raise BenchError(
+            f"unknown dataset(s) {sorted(unknown)} in suite {suite.name!r}; it has {list(suite.datasets)}"
+        )
+    specs = [
+        s
+        for s in specs
+        if (not methods or s.method in methods) and (not datasets or s.dataset in datasets)
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    suite_file = out / "suite.json"
+    record = suite_record(suite)
+    if suite_file.is_file():
+        old = json.loads(suite_file.read_text())
+        if old.get("name") != suite.name:
+            raise BenchError(
+                f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
+            )
+    suite_file.write_text(json.dumps(record, indent=1))
+
+    jobs, skipped = [], 0
+    for spec in specs:
+        path = run_dir(out, spec)
+        dataset = prepare_dataset(out, spec.dataset, suite.dataset_size, expert_policy_dir, console)
+        check_consistent(path, spec, dataset)
+        if is_finished(path):
+            skipped += 1
+            continue
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "bench.json").write_text(json.dumps(spec_record(spec, dataset), indent=1))
+        (path / "error.txt").unlink(missing_ok=True)
+        jobs.append((spec, path, dataset))
+    console.print(
+        f"suite {suite.name}: {len(specs)} runs, {skipped} already finished, {len(jobs)} to run "
+        f"({backend}); results in {out}"
+    )
+    jobs.sort(key=lambda j: -j[0].cost)
+    workers = workers or max(1, os.cpu_count() or 1)
+    if backend == "local":
+        outcomes = _run_local(jobs, workers, keep_checkpoints)
+    elif backend == "ray":
+        outcomes = _run_ray(jobs, ray_address, cpus_per_run, gpus_per_run, keep_checkpoints)
+    else:
+        raise BenchError(f"unknown backend {backend!r} (local, ray)")
+    summary = BenchSummary(out, len(specs), skipped, [], [])
+    for i, outcome in enumerate(outcomes, 1):
+        spec, ok, msg, took = outcome
+        status = "[green]done[/]" if ok else "[red]FAILED[/]"
+        console.print(
+            f"[{i}/{len(jobs)}] {status} {spec.name} in {took:.0f} s: {msg}", soft_wrap=True
+        )
+        (summary.finished if ok else summary.failed).append(spec.name if ok else (spec.name, msg))  # type: ignore[arg-type]
+        if on_outcome:
+            on_outcome(outcome)
+    if summary.failed:
+        console.print(
+            f"[red]{len(summary.failed)} runs failed[/]; see error.txt in their run directories"
+        )
+    return summary
+
+
+def suite_record(suite: Suite) -> dict[str, Any]:
+    return {
+        "name": suite.name,
+        "description": suite.description,
+        "budget_note": suite.budget_note,
+        "estimated_hours": suite.estimated_hours,
+        "datasets": list(suite.datasets),
+        "dataset_size": suite.dataset_size,
+        "seeds": list(suite.seeds),
+        "targets": list(suite.targets),
+        "methods": [dataclasses.asdict(m) for m in suite.methods],
+        "base": config_to_dict(suite.base),
+    }
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        raise BenchError(f"unknown suite {name!r}; suites: {', '.join(SUITES)}")
+    return SUITES[name]
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main(sys.argv[1:]))

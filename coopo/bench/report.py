@@ -1,0 +1,631 @@
+"""``coopo report RESULTS_DIR``: a self-contained Markdown + HTML report of a bench.
+
+Everything is computed from the run directories' ``metrics.jsonl`` (see
+:mod:`coopo.bench.stats` for the measures and their intervals):
+
+1. final normalised score per method and dataset (mean, 95% stratified-bootstrap CI), with
+   IQM and mean across datasets and performance profiles (rliable);
+2. online interactions to reach targets (fractions of the expert reference, and the final score
+   of the best offline-to-online baseline), and COOPO's reduction against each baseline;
+3. learning curves (normalised score against online env steps, mean and 95% CI band);
+4. forgetting at each offline->online switch;
+5. drift from the data (``eval/data_action_mse`` at every evaluation; the offline phases'
+   ``offline/kl_to_previous`` and ``offline/data_log_likelihood``);
+6. a plain-language summary generated from those numbers.
+
+Figures are PNG files beside ``report.md`` and embedded (base64) in ``report.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coopo.bench import stats
+from coopo.bench.stats import Curve
+
+SCORE = "eval/normalized_score"
+DRIFT = "eval/data_action_mse"
+
+
+@dataclass
+class Run:
+    dataset: str
+    method: str
+    seed: int
+    rows: list[dict[str, Any]]
+    curve: Curve
+    config: dict[str, Any]
+
+
+@dataclass
+class Results:
+    root: Path
+    suite: dict[str, Any]
+    runs: list[Run]
+    missing: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def datasets(self) -> list[str]:
+        order = self.suite.get("datasets") or []
+        have = {r.dataset for r in self.runs}
+        return [d for d in order if d in have] + sorted(have - set(order))
+
+    @property
+    def methods(self) -> list[str]:
+        order = [m["name"] for m in self.suite.get("methods", [])]
+        have = {r.method for r in self.runs}
+        return [m for m in order if m in have] + sorted(have - set(order))
+
+    def method_info(self, name: str) -> dict[str, Any]:
+        for m in self.suite.get("methods", []):
+            if m["name"] == name:
+                return dict(m)
+        return {"name": name, "baseline": True, "offline_to_online": False, "description": name}
+
+    def select(self, dataset: str, method: str) -> list[Run]:
+        return sorted(
+            (r for r in self.runs if r.dataset == dataset and r.method == method),
+            key=lambda r: r.seed,
+        )
+
+    def online_budget(self, dataset: str, method: str) -> int:
+        runs = self.select(dataset, method)
+        cfg = runs[0].config
+        return int(cfg["cycles"] * cfg["online_steps"])
+
+
+def load_results(root: str | Path) -> Results:
+    """Read every finished run under ``root/runs`` (a `coopo bench` results directory)."""
+    root = Path(root)
+    suite_file = root / "suite.json"
+    if not suite_file.is_file():
+        raise FileNotFoundError(f"{root} has no suite.json: not a coopo bench results directory")
+    suite = json.loads(suite_file.read_text())
+    runs: list[Run] = []
+    missing, failed = [], []
+    for bench in sorted((root / "runs").rglob("bench.json")):
+        path = bench.parent
+        rel = str(path.relative_to(root / "runs"))
+        if (path / "error.txt").is_file():
+            failed.append(rel)
+            continue
+        if not (path / "results.json").is_file():
+            missing.append(rel)
+            continue
+        spec = json.loads(bench.read_text())
+        config = json.loads((path / "config.json").read_text())
+        by_seed: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        with open(path / "metrics.jsonl") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    by_seed[int(row["seed"])].append(row)
+        for seed in spec["seeds"]:
+            rows = by_seed.get(int(seed), [])
+            curve = Curve.of(rows, SCORE if any(SCORE in r for r in rows) else "eval/return")
+            runs.append(Run(spec["dataset"], spec["method"], int(seed), rows, curve, config))
+    if not runs:
+        raise FileNotFoundError(f"{root} has no finished runs yet (run coopo bench first)")
+    return Results(root, suite, runs, missing, failed)
+
+
+# ----------------------------------------------------------------------------- tables
+def _fmt(point: float, lo: float, hi: float, digits: int = 1) -> str:
+    if not math.isfinite(point):
+        return "n/a"
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def _steps(x: float) -> str:
+    if not math.isfinite(x):
+        return "never"
+    return f"{x / 1000:.1f}k"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+@dataclass
+class Analysis:
+    """All numbers of the report, computed once (figures and text read from here)."""
+
+    final: dict[tuple[str, str], tuple[float, float, float]]
+    final_runs: dict[tuple[str, str], np.ndarray]
+    aggregate: dict[str, dict[str, tuple[float, float, float]]]
+    targets: dict[str, list[tuple[str, float]]]  # dataset -> [(label, target score)]
+    interactions: dict[
+        tuple[str, str, str], tuple[np.ndarray, int]
+    ]  # (ds, method, label) -> per-run steps, budget
+    forgetting: dict[
+        tuple[str, str], tuple[np.ndarray, np.ndarray]
+    ]  # first switch, mean over switches
+    best_o2o: dict[str, str]
+
+
+def analyse(res: Results) -> Analysis:
+    final: dict[tuple[str, str], tuple[float, float, float]] = {}
+    final_runs: dict[tuple[str, str], np.ndarray] = {}
+    for d in res.datasets:
+        for m in res.methods:
+            runs = res.select(d, m)
+            if runs:
+                x = np.array([stats.final_score(r.curve) for r in runs])
+                final_runs[(d, m)] = x
+                final[(d, m)] = stats.interval(x)
+    # Across datasets: a runs x datasets matrix per method (seeds aligned by rank).
+    aggregate: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for m in res.methods:
+        cols = [final_runs[(d, m)] for d in res.datasets if (d, m) in final_runs]
+        if len(cols) != len(res.datasets):
+            continue
+        n = min(len(c) for c in cols)
+        mat = np.stack([c[:n] for c in cols], axis=1)
+        aggregate[m] = {
+            "iqm": stats.interval(mat, stats.iqm),
+            "mean": stats.interval(mat, lambda x: float(np.mean(x))),
+        }
+    best_o2o: dict[str, str] = {}
+    targets: dict[str, list[tuple[str, float]]] = {}
+    suite_targets = res.suite.get("targets") or [50.0, 75.0]
+    for d in res.datasets:
+        o2o = [
+            m
+            for m in res.methods
+            if res.method_info(m).get("offline_to_online") and (d, m) in final
+        ]
+        targets[d] = [(f"{t:g}% of expert", float(t)) for t in suite_targets]
+        if o2o:
+            best = max(o2o, key=lambda m: final[(d, m)][0])
+            best_o2o[d] = best
+            targets[d].append((f"final score of {best}", final[(d, best)][0]))
+    interactions: dict[tuple[str, str, str], tuple[np.ndarray, int]] = {}
+    forgetting: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    for d in res.datasets:
+        for m in res.methods:
+            runs = res.select(d, m)
+            if not runs:
+                continue
+            budget = res.online_budget(d, m)
+            for label, t in targets[d]:
+                x = np.array([stats.interactions_to_target(r.curve, t) for r in runs])
+                interactions[(d, m, label)] = (x, budget)
+            drops = [stats.forgetting(r.curve) for r in runs]
+            if all(drops):
+                forgetting[(d, m)] = (
+                    np.array([x[0] for x in drops]),
+                    np.array([np.mean(x) for x in drops]),
+                )
+    return Analysis(final, final_runs, aggregate, targets, interactions, forgetting, best_o2o)
+
+
+def _censored(x: np.ndarray, budget: int) -> np.ndarray:
+    """Runs that never reached a target count at the budget (so means are lower bounds)."""
+    return np.where(np.isfinite(x), x, float(budget))
+
+
+def interactions_cell(x: np.ndarray, budget: int) -> str:
+    reached = int(np.isfinite(x).sum())
+    if reached == 0:
+        return f"never (0/{len(x)})"
+    point, lo, hi = stats.interval(_censored(x, budget))
+    mark = ">" if reached < len(x) else ""
+    return f"{mark}{point / 1000:.1f}k [{lo / 1000:.1f}k, {hi / 1000:.1f}k] ({reached}/{len(x)})"
+
+
+# ----------------------------------------------------------------------------- figures
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _colors(methods: list[str]) -> dict[str, Any]:
+    import seaborn as sns
+
+    palette = sns.color_palette("colorblind", len(methods))
+    return dict(zip(methods, palette, strict=True))
+
+
+def _curve_band(
+    runs: list[Run], key: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and 95% CI over seeds of a step-function curve on the union of eval env steps."""
+    curves = [r.curve if key is None else Curve.of(r.rows, key) for r in runs]
+    grid = np.unique(np.concatenate([c.env_steps for c in curves]))
+    mat = np.stack([stats.on_grid(c, grid) for c in curves])  # runs x grid
+    from rliable import library as rly
+
+    ok = ~np.isnan(mat).any(axis=0)
+    grid, mat = grid[ok], mat[:, ok]
+    with warnings.catch_warnings():  # rliable passes arch the deprecated random_state
+        warnings.simplefilter("ignore", FutureWarning)
+        point, ci = rly.get_interval_estimates(
+            {"m": mat},
+            lambda x: np.mean(x, axis=0),
+            reps=1000,
+            random_state=np.random.RandomState(0),
+        )
+    return grid, point["m"], ci["m"][0], ci["m"][1]
+
+
+def fig_learning_curves(
+    res: Results, path: Path, key: str | None = None, ylabel: str = "normalized score"
+) -> Path:
+    plt = _plt()
+    ds = res.datasets
+    colors = _colors(res.methods)
+    fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.4), squeeze=False)
+    for ax, d in zip(axes[0], ds, strict=True):
+        for m in res.methods:
+            runs = res.select(d, m)
+            if not runs:
+                continue
+            if key is not None and not any(key in row for r in runs for row in r.rows):
+                continue
+            grid, mean, lo, hi = _curve_band(runs, key)
+            ax.step(grid / 1000, mean, where="post", color=colors[m], label=m, lw=1.6)
+            ax.fill_between(grid / 1000, lo, hi, step="post", color=colors[m], alpha=0.18)
+        ax.set_title(d)
+        ax.set_xlabel("online env steps (thousands)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | None:
+    methods = list(an.aggregate)
+    if not methods:
+        return None
+    plt = _plt()
+    from rliable import plot_utils
+
+    scores = {}
+    for m in methods:
+        cols = [an.final_runs[(d, m)] for d in res.datasets]
+        n = min(len(c) for c in cols)
+        scores[m] = np.stack([c[:n] for c in cols], axis=1)
+    allv = np.concatenate([s.ravel() for s in scores.values()])
+    taus = np.linspace(min(0.0, float(allv.min())), float(allv.max()) + 1, 81)
+    np.random.seed(0)  # rliable's profile bootstrap draws from the global RNG
+    profiles, cis = stats.performance_profile(scores, taus)
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    colors = _colors(res.methods)
+    plot_utils.plot_performance_profiles(
+        profiles,
+        taus,
+        performance_profile_cis=cis,
+        colors={m: colors[m] for m in methods},
+        xlabel="normalized score τ",
+        ylabel="fraction of runs with score > τ",
+        ax=ax,
+        labelsize="medium",
+        ticklabelsize="small",
+    )
+    ax.legend([plt.Line2D([0], [0], color=colors[m]) for m in methods], methods, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path | None:
+    methods = list(an.aggregate)
+    if not methods:
+        return None
+    plt = _plt()
+    colors = _colors(res.methods)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 0.5 + 0.45 * len(methods)), squeeze=False)
+    for ax, name in zip(axes[0], ("iqm", "mean"), strict=True):
+        for i, m in enumerate(methods):
+            p, lo, hi = an.aggregate[m][name]
+            ax.barh(i, hi - lo, left=lo, color=colors[m], alpha=0.75, height=0.6)
+            ax.plot([p, p], [i - 0.3, i + 0.3], color="k", lw=1.5)
+        ax.set_yticks(range(len(methods)), methods if name == "iqm" else [""] * len(methods))
+        ax.set_title(
+            f"{name.upper() if name == 'iqm' else 'Mean'} normalized score (95% CI)", fontsize=9
+        )
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------- text
+def _coopo_methods(res: Results) -> list[str]:
+    return [m for m in res.methods if not res.method_info(m).get("baseline", True)]
+
+
+def summary_lines(res: Results, an: Analysis) -> list[str]:
+    """Plain-language verdicts: COOPO (each non-baseline method) against each baseline."""
+    lines: list[str] = []
+    baselines = [m for m in res.methods if res.method_info(m).get("baseline", True)]
+    for c in _coopo_methods(res):
+        for b in baselines:
+            better, worse, tie = [], [], []
+            for d in res.datasets:
+                if (d, c) not in an.final or (d, b) not in an.final:
+                    continue
+                pc, loc, hic = an.final[(d, c)]
+                pb, lob, hib = an.final[(d, b)]
+                if loc > hib:
+                    better.append(d)
+                elif hic < lob:
+                    worse.append(d)
+                else:
+                    tie.append(f"{d} ({pc:.0f} vs {pb:.0f})")
+            parts = []
+            if better:
+                parts.append(f"higher final score on {', '.join(better)}")
+            if worse:
+                parts.append(f"**lower** final score on {', '.join(worse)}")
+            if tie:
+                parts.append(f"no clear difference (CIs overlap) on {', '.join(tie)}")
+            # interactions, against the shared expert-fraction targets
+            faster, slower = [], []
+            for d in res.datasets:
+                for label, _ in an.targets[d][:1]:
+                    if (d, c, label) not in an.interactions:
+                        continue
+                    xc, bc = an.interactions[(d, c, label)]
+                    xb, bb = an.interactions[(d, b, label)]
+                    mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
+                    if mc < mb:
+                        faster.append(f"{d} ({_steps(mc)} vs {_steps(mb)})")
+                    elif mc > mb:
+                        slower.append(f"{d} ({_steps(mc)} vs {_steps(mb)})")
+            first_target = next(iter(an.targets.values()))[0][0] if an.targets else ""
+            if faster:
+                parts.append(f"reached {first_target} in fewer online steps on {', '.join(faster)}")
+            if slower:
+                parts.append(
+                    f"needed **more** online steps to reach {first_target} on {', '.join(slower)}"
+                )
+            lines.append(f"- **{c} vs {b}**: " + "; ".join(parts) + ".")
+    return lines
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def write_report(results_dir: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html`` and the figures; returns (md, html) paths."""
+    res = load_results(results_dir)
+    out = Path(out) if out else res.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    an = analyse(res)
+    figs: dict[str, Path | None] = {
+        "curves": fig_learning_curves(res, out / "learning_curves.png"),
+        "aggregate": fig_aggregate(res, an, out / "aggregate.png"),
+        "profile": fig_performance_profile(res, an, out / "performance_profile.png"),
+        "drift": fig_learning_curves(
+            res, out / "drift.png", key=DRIFT, ylabel="mean squared action distance to data"
+        ),
+    }
+    s = res.suite
+    md: list[str] = [f"# coopo bench report: suite `{s.get('name')}`", ""]
+    md += [s.get("description", ""), ""]
+    command = (
+        (res.root / "COMMAND").read_text().strip()
+        if (res.root / "COMMAND").is_file()
+        else f"coopo bench {s.get('name')}"
+    )
+    md += [
+        f"- **Command:** `{command}`, then `coopo report {res.root}`",
+        f"- **Budgets:** {s.get('budget_note', '')}",
+        f"- **Datasets:** {', '.join(res.datasets)}",
+        f"- **Seeds:** {len(set(r.seed for r in res.runs))} per method and dataset "
+        f"({len(res.runs)} finished seed-runs)",
+        "- **Scores:** D4RL-style normalized score, 100 x (return - random) / (expert - random), "
+        "using the dataset's reference returns (docs/datasets.md); each evaluation is the mean of "
+        f"{res.runs[0].config.get('eval_episodes')} deterministic episodes.",
+        "- **Intervals:** 95% stratified-bootstrap percentile intervals over seeds (rliable); "
+        "reductions use arch's independent-samples bootstrap.",
+    ]
+    if res.missing or res.failed:
+        md += [
+            f"- **Incomplete:** {len(res.missing)} runs unfinished, {len(res.failed)} failed: "
+            + ", ".join(res.missing + res.failed)
+        ]
+    md += ["", "## Summary", ""]
+    md += summary_lines(res, an) or ["(no COOPO method in this suite)"]
+    md += ["", "## Methods", ""]
+    md += [f"- `{m}`: {res.method_info(m).get('description', '')}" for m in res.methods]
+
+    md += ["", "## Final normalized score", ""]
+    md += ["Mean over seeds [95% CI] of the last evaluation.", ""]
+    md.append(
+        _table(
+            ["method", *res.datasets],
+            [
+                [m, *(_fmt(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
+                for m in res.methods
+            ],
+        )
+    )
+    if an.aggregate:
+        md += ["", "Across datasets (runs x datasets, stratified bootstrap):", ""]
+        md.append(
+            _table(
+                ["method", "IQM", "mean"],
+                [[m, _fmt(*v["iqm"]), _fmt(*v["mean"])] for m, v in an.aggregate.items()],
+            )
+        )
+        for k in ("aggregate", "profile"):
+            if figs[k]:
+                md += ["", f"![{k}]({figs[k].name})"]  # type: ignore[union-attr]
+
+    md += ["", "## Online interactions to reach a target", ""]
+    md += [
+        "Online env steps at the first evaluation at or above the target: mean [95% CI] "
+        "(reached/seeds). Runs that never reached it count at the budget, so `>` marks a lower "
+        "bound. COOPO's and the O2O baselines' counts include no offline steps (those are free "
+        "of interactions); a pre-trained policy already at the target needs 0.",
+        "",
+    ]
+    for d in res.datasets:
+        md += [f"**{d}**", ""]
+        labels = [label for label, _ in an.targets[d]]
+        header = ["method", *(f"{lab} ({t:.1f})" for lab, t in an.targets[d])]
+        rows = []
+        for m in res.methods:
+            if (d, m, labels[0]) in an.interactions:
+                rows.append(
+                    [m, *(interactions_cell(*an.interactions[(d, m, lab)]) for lab in labels)]
+                )
+        md += [_table(header, rows), ""]
+        red_rows = []
+        for c in _coopo_methods(res):
+            for b in res.methods:
+                if (
+                    not res.method_info(b).get("baseline", True)
+                    or (d, b, labels[0]) not in an.interactions
+                ):
+                    continue
+                cells = []
+                for lab in labels:
+                    xc, bc = an.interactions[(d, c, lab)]
+                    xb, bb = an.interactions[(d, b, lab)]
+                    if not np.isfinite(xb).any() and not np.isfinite(xc).any():
+                        cells.append("neither reached it")
+                    elif _censored(xb, bb).mean() == 0:
+                        cells.append("baseline needs 0")
+                    else:
+                        r, lo, hi = stats.ratio_interval(_censored(xc, bc), _censored(xb, bb))
+                        cells.append(_fmt(100 * r, 100 * lo, 100 * hi, digits=0) + " %")
+                red_rows.append([f"{c} vs {b}", *cells])
+        if red_rows:
+            md += [
+                "Reduction in online interactions, 1 - COOPO/baseline (positive = COOPO needs fewer) [95% CI]:",
+                "",
+            ]
+            md += [_table(["comparison", *labels], red_rows), ""]
+
+    md += ["## Learning curves", ""]
+    md += [
+        "Normalized score against online env steps: mean over seeds and 95% CI band. Offline "
+        "phases add no env steps, so a COOPO offline phase shows as a vertical step.",
+        "",
+        f"![learning curves]({figs['curves'].name})",  # type: ignore[union-attr]
+        "",
+    ]
+
+    md += ["## Forgetting at the offline-to-online switch", ""]
+    md += [
+        "End-of-offline score minus the lowest score in the online phase that follows "
+        "(positive = the policy got worse after the switch), mean [95% CI]; at the first switch, "
+        "and averaged over all of a run's switches (COOPO has one per cycle).",
+        "",
+    ]
+    rows = []
+    for d in res.datasets:
+        for m in res.methods:
+            if (d, m) in an.forgetting:
+                first, avg = an.forgetting[(d, m)]
+                rows.append([d, m, _fmt(*stats.interval(first)), _fmt(*stats.interval(avg))])
+    md += [
+        _table(["dataset", "method", "first switch", "all switches"], rows)
+        if rows
+        else "(no method switches from offline to online)",
+        "",
+    ]
+
+    md += ["## Drift from the data", ""]
+    md += [
+        "Mean squared distance between the policy's deterministic action and the dataset's "
+        "action on 1,000 fixed dataset states (actions scaled to [-1, 1]), at every evaluation. "
+        "Lower = closer to the behaviour policy.",
+        "",
+        f"![drift]({figs['drift'].name})",  # type: ignore[union-attr]
+        "",
+    ]
+    rows = []
+    for d in res.datasets:
+        for m in res.methods:
+            runs = res.select(d, m)
+            kl = [
+                [row["offline/kl_to_previous"] for row in r.rows if "offline/kl_to_previous" in row]
+                for r in runs
+            ]
+            ll = [
+                [
+                    row["offline/data_log_likelihood"]
+                    for row in r.rows
+                    if "offline/data_log_likelihood" in row
+                ]
+                for r in runs
+            ]
+            mse = [Curve.of(r.rows, DRIFT).score for r in runs]
+            if not all(len(x) for x in mse):
+                continue
+            rows.append(
+                [
+                    d,
+                    m,
+                    _fmt(*stats.interval(np.array([x[-1] for x in mse])), digits=3),
+                    _fmt(*stats.interval(np.array([x[-1] for x in kl])), digits=2)
+                    if all(kl)
+                    else "-",
+                    _fmt(*stats.interval(np.array([x[-1] for x in ll])), digits=2)
+                    if all(ll)
+                    else "-",
+                ]
+            )
+    md += [
+        _table(
+            [
+                "dataset",
+                "method",
+                "final action MSE to data",
+                "last offline KL to previous policy",
+                "last offline data log-likelihood",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    text = "\n".join(md) + "\n"
+    md_path = out / "report.md"
+    md_path.write_text(text)
+    html_path = out / "report.html"
+    html_path.write_text(_html(text, out, str(s.get("name"))))
+    return md_path, html_path
+
+
+def _html(md_text: str, folder: Path, title: str) -> str:
+    import markdown
+
+    body = markdown.markdown(md_text, extensions=["tables"])
+    for png in folder.glob("*.png"):
+        body = body.replace(f'src="{png.name}"', f'src="{_data_uri(png)}"')
+    style = (
+        "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "table{border-collapse:collapse;margin:0.5em 0;font-size:0.9em}"
+        "td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}"
+        "img{max-width:100%}code{background:#f3f3f3;padding:1px 3px}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>coopo report: {title}</title>"
+        f"<style>{style}</style></head><body>{body}</body></html>\n"
+    )

@@ -342,17 +342,19 @@ def dataset_card(ds: object) -> dict[str, object]:
 
 def _bench(argv: list[str]) -> int:
     from coopo.bench.harness import get_suite, run_suite
-    from coopo.bench.suites import SUITES, expand
+    from coopo.bench.suites import SUITES, estimate_seconds, expand
 
     if argv and argv[0] == "--list" or not argv:
-        table = Table("suite", "runs", "datasets", "methods", "seeds", "estimated wall time")
+        table = Table("suite", "runs", "datasets", "methods", "seeds", "CPU h (estimate)", "notes")
         for s in SUITES.values():
+            specs = expand(s)
             table.add_row(
                 s.name,
-                str(len(expand(s))),
+                str(len(specs)),
                 ", ".join(s.datasets) if len(s.datasets) < 5 else f"{len(s.datasets)} datasets",
                 ", ".join(m.name for m in s.methods),
                 str(len(s.seeds)),
+                f"{sum(estimate_seconds(x) for x in specs) / 3600:.1f}",
                 s.estimated_hours,
             )
         console.print(table)

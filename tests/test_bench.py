@@ -131,6 +131,15 @@ def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
     ray = pytest.importorskip("ray")
     out = tmp_path / "ray"
     suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:2])
+    # One run was interrupted earlier on this machine: its Ray task must resume it elsewhere.
+    first = expand(suite)[0]
+    dataset = harness.prepare_dataset(
+        out, first.dataset, suite.dataset_size, None, harness.Console()
+    )
+    path = harness.run_dir(out, first)
+    path.mkdir(parents=True)
+    (path / "bench.json").write_text(json.dumps(harness.spec_record(first, dataset)))
+    train(dataclasses.replace(first.train_config(str(dataset), str(path)), max_phases=1))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         summary = run_suite(suite, out, backend="ray", cpus_per_run=1)
@@ -141,6 +150,10 @@ def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
         path = harness.run_dir(out, spec)
         assert (path / "results.json").is_file() and (path / "metrics.jsonl").is_file()
         assert (path / "policy").is_dir() and not (path / "checkpoints").exists()
+        # config.json names this machine's paths again, whatever node trained it
+        cfg = json.loads((path / "config.json").read_text())
+        assert cfg["run_dir"] == str(path) and Path(cfg["dataset"]).parent == out / "datasets"
+    assert "resuming" in (harness.run_dir(out, first) / "log.txt").read_text()
     # the same directory then counts as finished for the local backend
     again = run_suite(suite, out)
     assert again.skipped == 2 and not again.finished

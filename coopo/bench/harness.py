@@ -9,6 +9,7 @@ Layout of a results directory::
         bench.json                      the run's spec (suite, dataset, method, seeds)
         config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
         log.txt                         the run's console output
+        wall_time.json                  seconds spent training it (summed over resumes)
         error.txt                       why it failed (only when it did)
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
@@ -138,6 +139,7 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         record["config"],
     )
     console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
+    started = time.perf_counter()
     try:
         if ckpt.latest(path) is not None:
             console.print(f"--- resuming {path}")
@@ -151,9 +153,19 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
             coopo.train(spec.train_config(str(dataset), str(path)), console=console)
     finally:
         console.file.close()
+        add_wall_time(path, time.perf_counter() - started)
     if not keep_checkpoints:
         shutil.rmtree(path / "checkpoints", ignore_errors=True)
     return dict(json.loads((path / FINISHED).read_text()))
+
+
+def add_wall_time(path: Path, seconds: float) -> None:
+    """Accumulate the wall time spent training a run (over resumes) in ``wall_time.json``."""
+    f = path / "wall_time.json"
+    old = json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
+    f.write_text(
+        json.dumps({"seconds": old["seconds"] + seconds, "invocations": old["invocations"] + 1})
+    )
 
 
 def _worker_main(argv: list[str]) -> int:
@@ -228,8 +240,8 @@ def _ray_task(
         path, dataset = Path(tmp) / "run", Path(tmp) / dataset_name
         _unpack(files, path)
         dataset.write_bytes(dataset_bytes)
-        record = json.loads((path / "bench.json").read_text())
-        # The config names the dataset by the driver's path; point it at the scratch copy.
+        # An interrupted run's config names the driver's paths; point it at the scratch copies.
+        relocate(path, dataset)
         try:
             execute(path, dataset, keep)
             ok, msg = True, ""
@@ -238,8 +250,16 @@ def _ray_task(
 
             ok, msg = False, f"{type(e).__name__}: {e}"
             (path / "error.txt").write_text(f"{msg}\n\n{traceback.format_exc()}")
-        del record
         return ok, _pack(path), msg
+
+
+def relocate(path: Path, dataset: Path) -> None:
+    """Make a run directory's config.json name ``path`` and ``dataset`` (after a move)."""
+    cfg_file = path / "config.json"
+    if cfg_file.is_file():
+        cfg = json.loads(cfg_file.read_text())
+        cfg.update(dataset=str(dataset), run_dir=str(path))
+        cfg_file.write_text(json.dumps(cfg, indent=1))
 
 
 def _run_ray(
@@ -260,6 +280,7 @@ def _run_ray(
         task = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run)(_ray_task)
         data_refs: dict[Path, Any] = {}
         pending: dict[Any, tuple[RunSpec, Path, float]] = {}
+        dataset_of = {path: dataset for _, path, dataset in jobs}
         for spec, path, dataset in jobs:
             if dataset not in data_refs:
                 data_refs[dataset] = ray.put(dataset.read_bytes())
@@ -270,6 +291,9 @@ def _run_ray(
             spec, path, t0 = pending.pop(done[0])
             ok, files, msg = ray.get(done[0])
             _unpack(files, path)
+            relocate(path, dataset_of[path])
+            if ok and not keep_checkpoints:  # the task deleted them on its side
+                shutil.rmtree(path / "checkpoints", ignore_errors=True)
             took = time.perf_counter() - t0
             yield spec, ok, (_score_line(path) if ok else msg), took
     finally:
@@ -393,6 +417,7 @@ def suite_record(suite: Suite) -> dict[str, Any]:
         "dataset_size": suite.dataset_size,
         "seeds": list(suite.seeds),
         "targets": list(suite.targets),
+        "reference": suite.reference,
         "methods": [dataclasses.asdict(m) for m in suite.methods],
         "base": config_to_dict(suite.base),
     }

@@ -270,7 +270,10 @@ def fig_learning_curves(
     plt = _plt()
     ds = res.datasets
     colors = _colors(res.methods)
-    fig, axes = plt.subplots(1, len(ds), figsize=(4.2 * len(ds), 3.4), squeeze=False)
+    rows_of_legend = math.ceil(len(res.methods) / 5)
+    fig, axes = plt.subplots(
+        1, len(ds), figsize=(max(7.0, 4.2 * len(ds)), 3.4 + 0.3 * rows_of_legend), squeeze=False
+    )
     for ax, d in zip(axes[0], ds, strict=True):
         for m in res.methods:
             runs = res.select(d, m)
@@ -285,8 +288,14 @@ def fig_learning_curves(
         ax.set_xlabel("online env steps (thousands)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:  # methods missing on the first dataset
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
+    fig.tight_layout(rect=(0, 0.07 * rows_of_legend + 0.02, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -352,16 +361,31 @@ def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path | None:
 
 
 # ----------------------------------------------------------------------------- text
+def _reference(res: Results) -> str | None:
+    ref = res.suite.get("reference")
+    return str(ref) if ref and ref in res.methods else None
+
+
 def _coopo_methods(res: Results) -> list[str]:
-    return [m for m in res.methods if not res.method_info(m).get("baseline", True)]
+    """The methods under test: COOPO variants, less the suite's reference variant (if any)."""
+    return [
+        m
+        for m in res.methods
+        if not res.method_info(m).get("baseline", True) and m != _reference(res)
+    ]
+
+
+def _baselines(res: Results) -> list[str]:
+    """What the methods under test are compared with: the baselines and the reference."""
+    return [m for m in res.methods if m not in _coopo_methods(res)]
 
 
 def summary_lines(res: Results, an: Analysis) -> list[str]:
     """Plain-language verdicts: COOPO (each non-baseline method) against each baseline."""
     lines: list[str] = []
-    baselines = [m for m in res.methods if res.method_info(m).get("baseline", True)]
+    tally = dict.fromkeys(("better", "worse", "tie", "faster", "slower", "unclear"), 0)
     for c in _coopo_methods(res):
-        for b in baselines:
+        for b in _baselines(res):
             better, worse, tie = [], [], []
             for d in res.datasets:
                 if (d, c) not in an.final or (d, b) not in an.final:
@@ -382,18 +406,28 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
             if tie:
                 parts.append(f"no clear difference (CIs overlap) on {', '.join(tie)}")
             # interactions, against the shared expert-fraction targets
-            faster, slower = [], []
+            # Interactions to the first target: a difference counts when the 95% interval of
+            # the reduction excludes zero.
+            faster, slower, unclear, neither = [], [], [], []
             for d in res.datasets:
                 for label, _ in an.targets[d][:1]:
-                    if (d, c, label) not in an.interactions:
+                    if (d, c, label) not in an.interactions or (d, b, label) not in an.interactions:
                         continue
                     xc, bc = an.interactions[(d, c, label)]
                     xb, bb = an.interactions[(d, b, label)]
+                    if not np.isfinite(xc).any() and not np.isfinite(xb).any():
+                        neither.append(d)
+                        continue
                     mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
-                    if mc < mb:
-                        faster.append(f"{d} ({_steps(mc)} vs {_steps(mb)})")
-                    elif mc > mb:
-                        slower.append(f"{d} ({_steps(mc)} vs {_steps(mb)})")
+                    sc = (">" if not np.isfinite(xc).all() else "") + _steps(mc)
+                    sb = (">" if not np.isfinite(xb).all() else "") + _steps(mb)
+                    _, lo, hi = stats.ratio_interval(_censored(xc, bc), _censored(xb, bb))
+                    if mb > 0 and lo > 0:
+                        faster.append(f"{d} ({sc} vs {sb})")
+                    elif mb > 0 and hi < 0 or mb == 0 and mc > 0:
+                        slower.append(f"{d} ({sc} vs {sb})")
+                    else:
+                        unclear.append(f"{d} ({sc} vs {sb})")
             first_target = next(iter(an.targets.values()))[0][0] if an.targets else ""
             if faster:
                 parts.append(f"reached {first_target} in fewer online steps on {', '.join(faster)}")
@@ -401,8 +435,71 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
                 parts.append(
                     f"needed **more** online steps to reach {first_target} on {', '.join(slower)}"
                 )
+            if unclear:
+                parts.append(
+                    f"no clear difference in online steps to {first_target} on {', '.join(unclear)}"
+                )
+            if neither:
+                parts.append(f"neither reached {first_target} on {', '.join(neither)}")
             lines.append(f"- **{c} vs {b}**: " + "; ".join(parts) + ".")
+            tally["better"] += len(better)
+            tally["worse"] += len(worse)
+            tally["tie"] += len(tie)
+            tally["faster"] += len(faster)
+            tally["slower"] += len(slower)
+            tally["unclear"] += len(unclear) + len(neither)
+    if lines:
+        n = tally["better"] + tally["worse"] + tally["tie"]
+        lines.insert(
+            0,
+            f"**Bottom line:** over {n} (method, baseline, dataset) comparisons, the final "
+            f"score was clearly higher (non-overlapping 95% CIs) in {tally['better']}, clearly "
+            f"lower in {tally['worse']} and not distinguishable in {tally['tie']}; online "
+            f"interactions to the first target were clearly fewer in {tally['faster']}, clearly "
+            f"more in {tally['slower']} and not distinguishable in {tally['unclear']}.\n",
+        )
     return lines
+
+
+def compute_section(res: Results) -> list[str]:
+    """Measured wall time of each run (wall_time.json) next to the CPU-rate estimate."""
+    from coopo.bench.suites import RunSpec, estimate_seconds
+
+    rows = []
+    total = 0.0
+    for bench in sorted((res.root / "runs").rglob("bench.json")):
+        wall = bench.parent / "wall_time.json"
+        if not wall.is_file():
+            continue
+        spec = json.loads(bench.read_text())
+        seconds = json.loads(wall.read_text())["seconds"]
+        total += seconds
+        est = (
+            estimate_seconds(
+                RunSpec(
+                    spec.get("suite", ""),
+                    spec["dataset"],
+                    spec["method"],
+                    tuple(spec["seeds"]),
+                    spec["config"],
+                )
+            )
+            if "config" in spec
+            else float("nan")
+        )
+        rows.append([spec["dataset"], spec["method"], f"{seconds / 60:.1f}", f"{est / 60:.1f}"])
+    if not rows:
+        return []
+    return [
+        "",
+        "## Compute",
+        "",
+        f"Wall time of each run (all its seeds, vmapped in one process; summed over resumes), "
+        f"{total / 3600:.2f} h in all, next to `estimate_seconds` (this project's 2-core CPU "
+        "rates for one process with both cores; parallel workers share the cores).",
+        "",
+        _table(["dataset", "method", "wall minutes", "estimate minutes"], rows),
+    ]
 
 
 def _data_uri(path: Path) -> str:
@@ -448,7 +545,12 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
             f"- **Incomplete:** {len(res.missing)} runs unfinished, {len(res.failed)} failed: "
             + ", ".join(res.missing + res.failed)
         ]
+    notes = res.root / "NOTES.md"
+    if notes.is_file():
+        md += ["", "## Notes on this run", "", notes.read_text().strip()]
     md += ["", "## Summary", ""]
+    if _reference(res):
+        md += [f"Each variant against the reference configuration `{_reference(res)}`:", ""]
     md += summary_lines(res, an) or ["(no COOPO method in this suite)"]
     md += ["", "## Methods", ""]
     md += [f"- `{m}`: {res.method_info(m).get('description', '')}" for m in res.methods]
@@ -497,11 +599,8 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
         md += [_table(header, rows), ""]
         red_rows = []
         for c in _coopo_methods(res):
-            for b in res.methods:
-                if (
-                    not res.method_info(b).get("baseline", True)
-                    or (d, b, labels[0]) not in an.interactions
-                ):
+            for b in _baselines(res):
+                if (d, b, labels[0]) not in an.interactions:
                     continue
                 cells = []
                 for lab in labels:
@@ -605,6 +704,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
         ),
         "",
     ]
+    md += compute_section(res)
     text = "\n".join(md) + "\n"
     md_path = out / "report.md"
     md_path.write_text(text)

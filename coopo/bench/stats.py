@@ -17,7 +17,6 @@ bootstrap; nothing here hand-rolls a resampler.
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 

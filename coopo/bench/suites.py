@@ -49,9 +49,12 @@ class Suite:
     budget_note: str = ""
     estimated_hours: str = ""
     """Wall-time estimate, stated in ``coopo bench --list`` and the report."""
-    targets: tuple[float, ...] = (50.0, 75.0)
-    """Normalised-score targets for interactions-to-target (fractions of the expert reference x 100)."""
+    targets: tuple[float, ...] = (30.0, 50.0)
+    """Normalised-score targets for interactions-to-target (fractions of the expert reference x
+    100). The defaults suit reduced budgets on medium data (a medium policy scores about 33)."""
     gpu: bool = False
+    reference: str = ""
+    """A COOPO variant the others are compared with (ablations); baselines otherwise."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,30 @@ class RunSpec:
     def train_config(self, dataset_path: str, run_dir: str) -> TrainConfig:
         cfg = config_from_dict(self.config)
         return dataclasses.replace(cfg, dataset=dataset_path, run_dir=run_dir, progress=False)
+
+
+# Per-seed rates on this project's 2-core CPU, one process (benchmarks/throughput.py, 256-256
+# networks): offline AWAC-KL updates/s, online SAC env steps/s at UTD 1 (collection included).
+# Evaluation env steps/s and the ensemble factor are rough; `coopo report` prints the measured
+# wall time of each run next to this estimate.
+CPU_RATES = {"offline_updates": 478.0, "online_steps": 429.0, "eval_steps": 5_000.0}
+
+
+def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> float:
+    """Single-process CPU seconds a run should take at ``rates`` (vmapped seeds cost linearly
+    on a CPU; see the README's Performance section)."""
+    c = spec.config
+    online = c["cycles"] * c["online_steps"]
+    offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
+    critics = c["rlpd"]["num_critics"] / 2 if c["online"] == "rlpd" else 1.0
+    extra_updates = online * max(0.0, c["utd_ratio"] * critics - 1)
+    evals = (online // c["eval_interval"] if c["eval_interval"] else 0) + 2 * c["cycles"]
+    per_seed = (
+        (offline + extra_updates) / rates["offline_updates"]
+        + online / rates["online_steps"]
+        + evals * c["eval_episodes"] * 1_000 / rates["eval_steps"]
+    )
+    return per_seed * len(spec.seeds)
 
 
 def recipe_env(recipe: str) -> str:
@@ -199,7 +226,11 @@ _PAPER_BASE = TrainConfig(
     keep_checkpoints=1,
 )
 
-_ABLATION_BASE = dataclasses.replace(_CPU_BASE, cycles=4, offline_steps=5_000, online_steps=5_000)
+# Ablations at a smaller budget than `cpu` (16k + 16k per run) so that the whole grid fits
+# in about an hour on 2 cores; 8 cycles then means phases of 2k updates and 2k env steps.
+_ABLATION_BASE = dataclasses.replace(
+    _CPU_BASE, cycles=4, offline_steps=4_000, online_steps=4_000, eval_interval=2_000
+)
 
 
 def _cycles(k: int, base: TrainConfig) -> MethodSpec:
@@ -297,12 +328,15 @@ SUITES: dict[str, Suite] = {
         seeds=(0, 1, 2),
         dataset_size=100_000,
         budget_note=(
-            "20k offline gradient steps and 20k online env steps per run on hopper-medium "
-            "(100k transitions); 'coopo-cyclesK' splits that budget into K cycles."
+            "16k offline gradient steps and 16k online env steps per run on hopper-medium "
+            "(100k transitions), evaluation every 2k env steps with 5 episodes; 'coopo-cyclesK' "
+            "splits that budget into K cycles, the other variants use 4."
         ),
-        estimated_hours="~1.5 on 2 CPU cores",
+        estimated_hours="~1 on 2 CPU cores",
+        reference="coopo-cycles4",
     ),
     "paper": Suite(
+        targets=(50.0, 75.0, 90.0),
         name="paper",
         description=(
             "D4RL scale for a GPU machine or a Ray cluster: 1M offline updates and 250k online "
@@ -320,8 +354,8 @@ SUITES: dict[str, Suite] = {
         dataset_size=1_000_000,
         budget_note="D4RL scale: 10 cycles x (100k offline updates + 25k online env steps), 1M-transition datasets.",
         estimated_hours=(
-            "~0.5 GPU-hour per run of 5 vmapped seeds by the CPU-measured step rates scaled to a "
-            "GPU (about 50 GPU-hours for the 100 runs); the expert recipes need --expert-policy"
+            "~1,700 h of this 2-core CPU by estimate_seconds (RLPD at UTD 20: ~75% of it); "
+            "GPU time not measured (no GPU machine was lent)"
         ),
         gpu=True,
     ),

@@ -366,7 +366,7 @@ def _bench(argv: list[str]) -> int:
     suite = get_suite(name)
 
     def bench(
-        out: Path = Path(""),
+        out: Path | None = None,
         seeds: tuple[int, ...] = (),
         methods: tuple[str, ...] = (),
         datasets: tuple[str, ...] = (),
@@ -397,7 +397,7 @@ def _bench(argv: list[str]) -> int:
             expert_policy_dir: Directory with <task>-expert.npz, for expert and medium-expert recipes.
             report: Write the report (coopo report) when every run has finished.
         """
-        target = out if str(out) not in ("", ".") else Path("bench") / suite.name
+        target = out or Path("bench") / suite.name
         target.mkdir(parents=True, exist_ok=True)
         (target / "COMMAND").write_text("coopo bench " + " ".join(argv) + "\n")
         summary = run_suite(

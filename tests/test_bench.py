@@ -157,3 +157,27 @@ def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
     # the same directory then counts as finished for the local backend
     again = run_suite(suite, out)
     assert again.skipped == 2 and not again.finished
+
+
+def test_estimates_grow_with_budget_seeds_and_ensembles():
+    from coopo.bench.suites import estimate_seconds, rlpd
+
+    base = expand(SUITES["cpu"])[0]
+    double = dataclasses.replace(
+        base, config={**base.config, "online_steps": 2 * base.config["online_steps"]}
+    )
+    more_seeds = dataclasses.replace(base, seeds=(0, 1, 2, 3, 4, 5))
+    assert estimate_seconds(double) > estimate_seconds(base)
+    assert estimate_seconds(more_seeds) == pytest.approx(2 * estimate_seconds(base))
+    by_method = {s.method: estimate_seconds(s) for s in expand(SUITES["cpu"])[:5]}
+    assert by_method["rlpd"] > by_method["coopo"] > by_method["sac-scratch"]
+    assert rlpd(20).overrides["utd_ratio"] == 20
+
+
+def test_relocate_points_a_moved_run_at_its_new_paths(tmp_path: Path):
+    (tmp_path / "config.json").write_text(
+        json.dumps({"dataset": "/elsewhere/d.npz", "run_dir": "/x", "seeds": [0]})
+    )
+    harness.relocate(tmp_path, tmp_path / "d.npz")
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg == {"dataset": str(tmp_path / "d.npz"), "run_dir": str(tmp_path), "seeds": [0]}

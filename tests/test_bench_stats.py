@@ -197,3 +197,26 @@ def test_report_says_when_coopo_loses(tmp_path: Path):
 def test_report_refuses_a_directory_that_is_not_a_bench(tmp_path: Path):
     with pytest.raises(FileNotFoundError, match="suite.json"):
         load_results(tmp_path)
+
+
+def test_report_on_a_partial_grid_marks_what_is_missing(tmp_path: Path):
+    import shutil
+
+    root = fake_results(tmp_path / "r", {"coopo": [90.0, 100.0], "base": [40.0, 50.0]})
+    src, dst = root / "runs" / "hopper-medium" / "base", root / "runs" / "walker2d-medium" / "base"
+    shutil.copytree(src, dst)
+    bench = dst / "seeds" / "bench.json"
+    bench.write_text(bench.read_text().replace("hopper-medium", "walker2d-medium"))
+    unfinished = root / "runs" / "walker2d-medium" / "coopo" / "seeds"
+    unfinished.mkdir(parents=True)
+    (unfinished / "bench.json").write_text(
+        json.dumps({"dataset": "walker2d-medium", "method": "coopo", "seeds": [0]})
+    )
+    suite = json.loads((root / "suite.json").read_text())
+    suite["datasets"] = ["hopper-medium", "walker2d-medium"]
+    (root / "suite.json").write_text(json.dumps(suite))
+    res = load_results(root)
+    assert res.missing == ["walker2d-medium/coopo/seeds"]
+    text = write_report(root)[0].read_text()
+    assert "| coopo | 95.0 [" in text and "| - |" in text
+    assert "1 runs unfinished" in text

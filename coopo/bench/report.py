@@ -600,7 +600,11 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
         red_rows = []
         for c in _coopo_methods(res):
             for b in _baselines(res):
-                if (d, b, labels[0]) not in an.interactions:
+                if (d, b, labels[0]) not in an.interactions or (
+                    d,
+                    c,
+                    labels[0],
+                ) not in an.interactions:
                     continue
                 cells = []
                 for lab in labels:
@@ -676,7 +680,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
                 for r in runs
             ]
             mse = [Curve.of(r.rows, DRIFT).score for r in runs]
-            if not all(len(x) for x in mse):
+            if not runs or not all(len(x) for x in mse):
                 continue
             rows.append(
                 [

@@ -22,6 +22,19 @@ def finished_runs(out: Path) -> dict[str, float]:
     return {str(p.parent.relative_to(out)): p.stat().st_mtime for p in out.rglob("results.json")}
 
 
+def interrupted_run(out: Path, suite, spec, phases: int) -> Path:
+    """A run directory as `coopo bench` leaves it when killed after ``phases`` phases."""
+    dataset = harness.prepare_dataset(
+        out, spec.dataset, suite.dataset_size, None, harness.Console()
+    )
+    path = harness.run_dir(out, spec)
+    path.mkdir(parents=True)
+    (path / "bench.json").write_text(json.dumps(harness.spec_record(spec, dataset)))
+    cfg = dataclasses.replace(spec.train_config(str(dataset), str(path)), max_phases=phases)
+    assert not train(cfg).finished
+    return path
+
+
 def test_every_suite_expands_to_valid_configs():
     for suite in SUITES.values():
         specs = expand(suite)
@@ -64,15 +77,7 @@ def test_bench_resumes_an_interrupted_run(tmp_path: Path):
     out = tmp_path / "b"
     suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:1], seeds=(0,))
     spec = expand(suite)[0]
-    dataset = harness.prepare_dataset(
-        out, spec.dataset, suite.dataset_size, None, harness.Console()
-    )
-    path = harness.run_dir(out, spec)
-    path.mkdir(parents=True)
-    (path / "bench.json").write_text(json.dumps(harness.spec_record(spec, dataset)))
-    # the first invocation was killed after two phases
-    partial = train(dataclasses.replace(spec.train_config(str(dataset), str(path)), max_phases=2))
-    assert not partial.finished
+    path = interrupted_run(out, suite, spec, phases=2)
     summary = run_suite(suite, out, workers=1)
     assert summary.finished == [spec.name] and not summary.failed
     assert "resuming" in (path / "log.txt").read_text()
@@ -133,13 +138,7 @@ def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
     suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:2])
     # One run was interrupted earlier on this machine: its Ray task must resume it elsewhere.
     first = expand(suite)[0]
-    dataset = harness.prepare_dataset(
-        out, first.dataset, suite.dataset_size, None, harness.Console()
-    )
-    path = harness.run_dir(out, first)
-    path.mkdir(parents=True)
-    (path / "bench.json").write_text(json.dumps(harness.spec_record(first, dataset)))
-    train(dataclasses.replace(first.train_config(str(dataset), str(path)), max_phases=1))
+    interrupted_run(out, suite, first, phases=1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         summary = run_suite(suite, out, backend="ray", cpus_per_run=1)

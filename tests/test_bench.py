@@ -66,6 +66,9 @@ def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys)
     # finished runs lose their checkpoints but keep metrics, results and the policy
     run = next((out / "runs").rglob("results.json")).parent
     assert not (run / "checkpoints").exists() and (run / "metrics.jsonl").is_file()
+    timing = json.loads((run / "wall_time.json").read_text())
+    assert timing["seconds"] > 0 and timing["invocations"] == 1 and len(timing["hosts"]) == 1
+    assert "| ran on |" in report
 
     capsys.readouterr()
     assert main(["bench", "smoke", "--out", str(out), "--no-report"]) == 0

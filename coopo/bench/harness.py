@@ -9,7 +9,7 @@ Layout of a results directory::
         bench.json                      the run's spec (suite, dataset, method, seeds)
         config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
         log.txt                         the run's console output
-        wall_time.json                  seconds spent training it (summed over resumes)
+        wall_time.json                  seconds spent training it (summed over resumes), and where
         error.txt                       why it failed (only when it did)
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
@@ -161,10 +161,24 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
 
 def add_wall_time(path: Path, seconds: float) -> None:
     """Accumulate the wall time spent training a run (over resumes) in ``wall_time.json``."""
+    import platform
+
+    import jax
+
     f = path / "wall_time.json"
-    old = json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
+    old: dict[str, Any] = (
+        json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
+    )
+    where = f"{platform.node()} ({jax.default_backend()}, {os.cpu_count()} cores)"
+    hosts = [h for h in old.get("hosts", []) if h != where] + [where]
     f.write_text(
-        json.dumps({"seconds": old["seconds"] + seconds, "invocations": old["invocations"] + 1})
+        json.dumps(
+            {
+                "seconds": old["seconds"] + seconds,
+                "invocations": old["invocations"] + 1,
+                "hosts": hosts,
+            }
+        )
     )
 
 

@@ -472,7 +472,9 @@ def compute_section(res: Results) -> list[str]:
         if not wall.is_file():
             continue
         spec = json.loads(bench.read_text())
-        seconds = json.loads(wall.read_text())["seconds"]
+        timing = json.loads(wall.read_text())
+        seconds = timing["seconds"]
+        hosts = ", ".join(timing.get("hosts", [])) or "not recorded"
         total += seconds
         est = (
             estimate_seconds(
@@ -487,7 +489,9 @@ def compute_section(res: Results) -> list[str]:
             if "config" in spec
             else float("nan")
         )
-        rows.append([spec["dataset"], spec["method"], f"{seconds / 60:.1f}", f"{est / 60:.1f}"])
+        rows.append(
+            [spec["dataset"], spec["method"], f"{seconds / 60:.1f}", f"{est / 60:.1f}", hosts]
+        )
     if not rows:
         return []
     return [
@@ -498,7 +502,7 @@ def compute_section(res: Results) -> list[str]:
         f"{total / 3600:.2f} h in all, next to `estimate_seconds` (this project's 2-core CPU "
         "rates for one process with both cores; parallel workers share the cores).",
         "",
-        _table(["dataset", "method", "wall minutes", "estimate minutes"], rows),
+        _table(["dataset", "method", "wall minutes", "estimate minutes", "ran on"], rows),
     ]
 
 

@@ -279,7 +279,7 @@ SUITES: dict[str, Suite] = {
             "one gradient update per env step for every method, RLPD included (its paper uses "
             "UTD 20), evaluation every 2.5k env steps with 5 episodes."
         ),
-        estimated_hours="~2 on 2 CPU cores",
+        estimated_hours="~2.7 h on 2 CPU cores (measured per run, benchmarks/results/cpu)",
     ),
     "ablations": Suite(
         name="ablations",
@@ -332,7 +332,7 @@ SUITES: dict[str, Suite] = {
             "(100k transitions), evaluation every 2k env steps with 5 episodes; 'coopo-cyclesK' "
             "splits that budget into K cycles, the other variants use 4."
         ),
-        estimated_hours="~1 on 2 CPU cores",
+        estimated_hours="~1 h on 2 CPU cores (estimate); 200 s on an H100 machine (measured)",
         reference="coopo-cycles4",
     ),
     "paper": Suite(

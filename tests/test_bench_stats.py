@@ -93,6 +93,14 @@ def test_intervals_cover_the_true_mean_at_about_the_nominal_rate():
     assert 0.85 <= covered / trials <= 0.995
 
 
+def test_intervals_are_reproducible_and_leave_the_global_rng_alone():
+    x = np.random.default_rng(3).normal(size=(3, 4))  # several tasks: rliable's global-RNG path
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    assert stats.interval(x, reps=300) == stats.interval(x, reps=300)
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
 def test_interval_of_identical_runs_is_a_point():
     point, lo, hi = stats.interval(np.full((5, 1), 7.0), reps=200)
     assert point == lo == hi == 7.0

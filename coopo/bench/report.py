@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +144,7 @@ class Analysis:
     final: dict[tuple[str, str], tuple[float, float, float]]
     final_runs: dict[tuple[str, str], np.ndarray]
     aggregate: dict[str, dict[str, tuple[float, float, float]]]
+    matrices: dict[str, np.ndarray]  # method -> runs x datasets final scores
     targets: dict[str, list[tuple[str, float]]]  # dataset -> [(label, target score)]
     interactions: dict[
         tuple[str, str, str], tuple[np.ndarray, int]
@@ -153,6 +153,19 @@ class Analysis:
         tuple[str, str], tuple[np.ndarray, np.ndarray]
     ]  # first switch, mean over switches
     best_o2o: dict[str, str]
+    _reductions: dict[tuple[str, str, str, str], tuple[float, float, float]] = field(
+        default_factory=dict
+    )
+
+    def reduction(self, d: str, c: str, b: str, label: str) -> tuple[float, float, float]:
+        """1 - interactions(c)/interactions(b) on dataset d, with its interval (memoised: the
+        summary and the tables both read it)."""
+        key = (d, c, b, label)
+        if key not in self._reductions:
+            xc, bc = self.interactions[(d, c, label)]
+            xb, bb = self.interactions[(d, b, label)]
+            self._reductions[key] = stats.ratio_interval(_censored(xc, bc), _censored(xb, bb))
+        return self._reductions[key]
 
 
 def analyse(res: Results) -> Analysis:
@@ -167,12 +180,14 @@ def analyse(res: Results) -> Analysis:
                 final[(d, m)] = stats.interval(x)
     # Across datasets: a runs x datasets matrix per method (seeds aligned by rank).
     aggregate: dict[str, dict[str, tuple[float, float, float]]] = {}
+    matrices: dict[str, np.ndarray] = {}
     for m in res.methods:
         cols = [final_runs[(d, m)] for d in res.datasets if (d, m) in final_runs]
         if len(cols) != len(res.datasets):
             continue
         n = min(len(c) for c in cols)
         mat = np.stack([c[:n] for c in cols], axis=1)
+        matrices[m] = mat
         aggregate[m] = {
             "iqm": stats.interval(mat, stats.iqm),
             "mean": stats.interval(mat, lambda x: float(np.mean(x))),
@@ -208,7 +223,9 @@ def analyse(res: Results) -> Analysis:
                     np.array([x[0] for x in drops]),
                     np.array([np.mean(x) for x in drops]),
                 )
-    return Analysis(final, final_runs, aggregate, targets, interactions, forgetting, best_o2o)
+    return Analysis(
+        final, final_runs, aggregate, matrices, targets, interactions, forgetting, best_o2o
+    )
 
 
 def _censored(x: np.ndarray, budget: int) -> np.ndarray:
@@ -235,6 +252,12 @@ def _plt() -> Any:
     return plt
 
 
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def _colors(methods: list[str]) -> dict[str, Any]:
     import seaborn as sns
 
@@ -249,19 +272,10 @@ def _curve_band(
     curves = [r.curve if key is None else Curve.of(r.rows, key) for r in runs]
     grid = np.unique(np.concatenate([c.env_steps for c in curves]))
     mat = np.stack([stats.on_grid(c, grid) for c in curves])  # runs x grid
-    from rliable import library as rly
-
     ok = ~np.isnan(mat).any(axis=0)
     grid, mat = grid[ok], mat[:, ok]
-    with warnings.catch_warnings():  # rliable passes arch the deprecated random_state
-        warnings.simplefilter("ignore", FutureWarning)
-        point, ci = rly.get_interval_estimates(
-            {"m": mat},
-            lambda x: np.mean(x, axis=0),
-            reps=1000,
-            random_state=np.random.RandomState(0),
-        )
-    return grid, point["m"], ci["m"][0], ci["m"][1]
+    mean, lo, hi = stats.bootstrap(mat, lambda x: np.mean(x, axis=0), reps=1000)
+    return grid, mean, lo, hi
 
 
 def fig_learning_curves(
@@ -296,9 +310,7 @@ def fig_learning_curves(
                 labels.append(lab)
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.tight_layout(rect=(0, 0.07 * rows_of_legend + 0.02, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | None:
@@ -308,14 +320,9 @@ def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | No
     plt = _plt()
     from rliable import plot_utils
 
-    scores = {}
-    for m in methods:
-        cols = [an.final_runs[(d, m)] for d in res.datasets]
-        n = min(len(c) for c in cols)
-        scores[m] = np.stack([c[:n] for c in cols], axis=1)
+    scores = {m: an.matrices[m] for m in methods}
     allv = np.concatenate([s.ravel() for s in scores.values()])
     taus = np.linspace(min(0.0, float(allv.min())), float(allv.max()) + 1, 81)
-    np.random.seed(0)  # rliable's profile bootstrap draws from the global RNG
     profiles, cis = stats.performance_profile(scores, taus)
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     colors = _colors(res.methods)
@@ -332,9 +339,7 @@ def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | No
     )
     ax.legend([plt.Line2D([0], [0], color=colors[m]) for m in methods], methods, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path | None:
@@ -355,9 +360,7 @@ def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path | None:
         )
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 # ----------------------------------------------------------------------------- text
@@ -421,7 +424,7 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
                     mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
                     sc = (">" if not np.isfinite(xc).all() else "") + _steps(mc)
                     sb = (">" if not np.isfinite(xb).all() else "") + _steps(mb)
-                    _, lo, hi = stats.ratio_interval(_censored(xc, bc), _censored(xb, bb))
+                    _, lo, hi = an.reduction(d, c, b, label)
                     if mb > 0 and lo > 0:
                         faster.append(f"{d} ({sc} vs {sb})")
                     elif mb > 0 and hi < 0 or mb == 0 and mc > 0:
@@ -619,7 +622,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
                     elif _censored(xb, bb).mean() == 0:
                         cells.append("baseline needs 0")
                     else:
-                        r, lo, hi = stats.ratio_interval(_censored(xc, bc), _censored(xb, bb))
+                        r, lo, hi = an.reduction(d, c, b, lab)
                         cells.append(_fmt(100 * r, 100 * lo, 100 * hi, digits=0) + " %")
                 red_rows.append([f"{c} vs {b}", *cells])
         if red_rows:

@@ -16,8 +16,9 @@ bootstrap; nothing here hand-rolls a resampler.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,31 +95,55 @@ def _rng(seed: int) -> np.random.RandomState:
     return np.random.RandomState(seed)
 
 
+def bootstrap(
+    scores: np.ndarray,
+    func: Callable[[np.ndarray], np.ndarray],
+    reps: int = 2000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point estimates and 95% stratified-bootstrap percentile intervals of a vector-valued
+    ``func`` of a (runs x tasks) score matrix (rliable; runs resampled within each column)."""
+    from rliable import library as rly
+
+    with warnings.catch_warnings(), _global_numpy_seed(seed):
+        warnings.simplefilter("ignore", FutureWarning)  # rliable passes arch random_state
+        point, ci = rly.get_interval_estimates(
+            {"m": np.asarray(scores, np.float64)},
+            func,
+            reps=reps,
+            confidence_interval_size=CONFIDENCE,
+            random_state=_rng(seed),
+        )
+    return point["m"], ci["m"][0], ci["m"][1]
+
+
+@contextlib.contextmanager
+def _global_numpy_seed(seed: int) -> Iterator[None]:
+    """rliable draws stratified resamples of multi-task matrices (and performance-profile
+    bands) from numpy's global RNG, whatever ``random_state`` says: seed it for reproducible
+    reports, and restore the caller's state afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def interval(
     scores: np.ndarray,
     func: Callable[[np.ndarray], float] | None = None,
     reps: int = 2000,
     seed: int = 0,
 ) -> tuple[float, float, float]:
-    """Point estimate and 95% stratified-bootstrap percentile interval of ``func`` over a
-    (runs x tasks) score matrix (rliable; runs are resampled within each task column)."""
-    from rliable import library as rly
-
+    """Point estimate and 95% stratified-bootstrap interval of a scalar ``func`` (default: the
+    mean) over a (runs x tasks) score matrix, or a vector of runs."""
     scores = np.asarray(scores, np.float64)
     if scores.ndim == 1:
         scores = scores[:, None]
     f = func or (lambda x: np.mean(x))
-    with warnings.catch_warnings():  # rliable passes arch the deprecated random_state
-        warnings.simplefilter("ignore", FutureWarning)
-        point, ci = rly.get_interval_estimates(
-            {"m": scores},
-            lambda x: np.array([f(x)]),
-            reps=reps,
-            confidence_interval_size=CONFIDENCE,
-            random_state=_rng(seed),
-        )
-    lo, hi = ci["m"][:, 0]
-    return float(point["m"][0]), float(lo), float(hi)
+    point, lo, hi = bootstrap(scores, lambda x: np.array([f(x)]), reps, seed)
+    return float(point[0]), float(lo[0]), float(hi[0])
 
 
 def iqm(scores: np.ndarray) -> float:
@@ -153,9 +178,10 @@ def ratio_interval(
 
 
 def performance_profile(
-    scores: dict[str, np.ndarray], taus: np.ndarray, reps: int = 2000
+    scores: dict[str, np.ndarray], taus: np.ndarray, reps: int = 2000, seed: int = 0
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Fraction of runs scoring above each tau, with stratified-bootstrap bands (rliable)."""
     from rliable import library as rly
 
-    return rly.create_performance_profile(scores, taus, reps=reps)  # type: ignore[no-any-return]
+    with _global_numpy_seed(seed):
+        return rly.create_performance_profile(scores, taus, reps=reps)  # type: ignore[no-any-return]

@@ -73,13 +73,9 @@ class RunSpec:
 
     @property
     def cost(self) -> float:
-        """Rough relative compute (gradient updates, critic-ensemble weighted): the bench
-        starts the most expensive runs first so the parallel workers finish together."""
-        c = self.config
-        online = c["cycles"] * c["online_steps"]
-        offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
-        critics = c["rlpd"]["num_critics"] / 2 if c["online"] == "rlpd" else 1.0
-        return (offline + online * c["utd_ratio"] * critics + online) * len(self.seeds)
+        """Estimated compute: the bench starts the most expensive runs first so the parallel
+        workers finish together."""
+        return estimate_seconds(self)
 
     def train_config(self, dataset_path: str, run_dir: str) -> TrainConfig:
         cfg = config_from_dict(self.config)

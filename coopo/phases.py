@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from coopo.algorithms import Learner
@@ -23,7 +24,8 @@ from coopo.buffers import (
     uniform_sample,
     union_sample,
 )
-from coopo.types import NO_MC_RETURN, Metrics, Transition
+from coopo.networks import NetworkConfig, make_critic
+from coopo.types import NO_MC_RETURN, EnvSpec, Metrics, Transition
 
 Sampler = Callable[[Transition, ReplayBuffer, jax.Array], Transition]
 
@@ -140,3 +142,31 @@ def to_device(
     return Transition(
         put(obs), put(act), rew, put(next_obs), put(term), put(trunc), put(mc_returns)
     )
+
+
+def make_q_probe(algo: Learner, net: NetworkConfig, spec: EnvSpec) -> Callable[..., Any]:
+    """jit(vmap over seeds): the mean over probe rows of min_j Q_j(s, a), for the dataset's
+    actions and for the policy's, with the critics ``algo`` hands over (the handoff probe of
+    ``docs/handoffs.md``). Returns ``None`` for critics that are not ``net``'s ensemble."""
+    critic = make_critic(net)
+    own = critic.init(
+        jax.random.PRNGKey(0), jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))
+    )
+    own_shapes = [x.shape for x in jax.tree_util.tree_leaves(own)]
+
+    @jax.jit
+    def probe(states: Any, obs: jax.Array, data_actions: jax.Array, pi_actions: jax.Array) -> Any:
+        def one(s: Any, o: jax.Array, a_pi: jax.Array) -> tuple[jax.Array, jax.Array]:
+            params = algo.handoff(s).critic
+            q_data = critic.apply(params, o, data_actions).min(0).mean()
+            return q_data, critic.apply(params, o, a_pi).min(0).mean()
+
+        return jax.vmap(one)(states, obs, pi_actions)
+
+    def checked(states: Any, obs: jax.Array, data_actions: jax.Array, pi_actions: jax.Array) -> Any:
+        theirs = jax.eval_shape(jax.vmap(algo.handoff), states).critic
+        if [x.shape[1:] for x in jax.tree_util.tree_leaves(theirs)] != own_shapes:
+            return None
+        return probe(states, obs, data_actions, pi_actions)
+
+    return checked

@@ -195,6 +195,10 @@ class Trainer:
             "online": phases.make_act(self.online_algo, deterministic=True),
         }
         self.explore = phases.make_act(self.online_algo, deterministic=False)
+        self.q_probe = {
+            "offline": phases.make_q_probe(self.offline_algo, cfg.network, self.spec),
+            "online": phases.make_q_probe(self.online_algo, cfg.network, self.spec),
+        }
         on_policy = getattr(self.online_algo, "ON_POLICY", False)
         self.rollout_update = phases.make_rollout_update(self.online_algo) if on_policy else None
         if cfg.offline == cfg.online:
@@ -534,6 +538,10 @@ class Trainer:
             probe_actions, _ = act(algo_state, self.probe[0], keys)
             sq = jnp.sum((probe_actions - self.probe[1]) ** 2, axis=-1)
             metrics["data_action_mse"] = np.asarray(sq.mean(axis=-1))
+            # Handoff probe: the critic's value of the data's and of the policy's actions.
+            q = self.q_probe[kind](algo_state, self.probe[0], self.probe[1], probe_actions)
+            if q is not None:
+                metrics["q_data"], metrics["q_policy"] = np.asarray(q[0]), np.asarray(q[1])
         for i, seed in enumerate(self.seeds):
             if self.logger is not None:
                 self.logger.log(

@@ -170,6 +170,21 @@ SAC_SCRATCH = MethodSpec(
 )
 
 
+COOPO_1CYCLE = MethodSpec(
+    "coopo-1cycle",
+    {"method": "o2o", "offline": "awac_kl", "online": "sac"},
+    "The same pair switched once: AWAC-KL offline, then SAC online (isolates cycling)",
+    offline_to_online=True,
+)
+
+
+def coopo_variant(name: str, overrides: dict[str, Any], description: str) -> MethodSpec:
+    """COOPO (AWAC-KL + SAC, cycled) with extra config overrides."""
+    return MethodSpec(
+        f"coopo-{name}", {**COOPO.overrides, **overrides}, description, baseline=False
+    )
+
+
 def rlpd(utd: int) -> MethodSpec:
     return MethodSpec(
         "rlpd",
@@ -330,6 +345,59 @@ SUITES: dict[str, Suite] = {
         ),
         estimated_hours="~1 h on 2 CPU cores (estimate); 200 s on an H100 machine (measured)",
         reference="coopo-cycles4",
+    ),
+    "handoffs": Suite(
+        name="handoffs",
+        description=(
+            "What makes COOPO collapse at a switch to SAC, and which handoff option fixes it: "
+            "each option alone on the two development datasets, 3 seeds, cpu-suite budgets, "
+            "evaluations every 1k env steps (docs/handoffs.md)."
+        ),
+        base=dataclasses.replace(_CPU_BASE, eval_interval=1_000),
+        datasets=("hopper-medium", "walker2d-medium"),
+        methods=(
+            COOPO,
+            coopo_variant(
+                "anchor-kl",
+                {"sac": {"anchor_kl_coef": 1.0, "anchor_kl_decay_steps": 10_000}},
+                "SAC's actor keeps lambda * KL to the handed-over actor (lambda 1, decaying to 0 over the phase)",
+            ),
+            coopo_variant(
+                "plain-q",
+                {"sac": {"backup_entropy": False}},
+                "SAC learns the plain Q of the offline phase (no entropy in the TD target)",
+            ),
+            coopo_variant(
+                "warmup",
+                {"sac": {"critic_warmup_steps": 2_000}},
+                "2k critic-only updates after each handoff",
+            ),
+            coopo_variant(
+                "entropy-from-actor",
+                {"sac": {"target_entropy_from_actor": True}},
+                "SAC's target entropy set from the handed-over actor",
+            ),
+            coopo_variant(
+                "calql",
+                {"offline": "cal_ql"},
+                "Cal-QL (a conservative critic) anchors instead of AWAC-KL",
+            ),
+            coopo_variant(
+                "reset-adam",
+                {"sac": {"reset_optimizers_on_handoff": True}},
+                "Fresh Adam moments for SAC's actor and critic at each handoff",
+            ),
+            COOPO_1CYCLE,
+        ),
+        seeds=(0, 1, 2),
+        dataset_size=100_000,
+        budget_note=(
+            "cpu-suite budgets (3 cycles of 10k offline updates + 10k env steps; the control "
+            "30k then 30k), 100k-transition medium datasets, evaluation every 1k env steps with "
+            "5 episodes."
+        ),
+        estimated_hours="~2.5 h on 2 CPU cores (estimate)",
+        reference="coopo",
     ),
     "paper": Suite(
         name="paper",

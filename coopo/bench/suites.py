@@ -363,6 +363,11 @@ SUITES: dict[str, Suite] = {
                 "SAC's actor keeps lambda * KL to the handed-over actor (lambda 1, decaying to 0 over the phase)",
             ),
             coopo_variant(
+                "anchor-kl-const",
+                {"sac": {"anchor_kl_coef": 1.0}},
+                "SAC's actor keeps lambda * KL to the handed-over actor for the whole phase (lambda 1)",
+            ),
+            coopo_variant(
                 "plain-q",
                 {"sac": {"backup_entropy": False}},
                 "SAC learns the plain Q of the offline phase (no entropy in the TD target)",
@@ -381,6 +386,11 @@ SUITES: dict[str, Suite] = {
                 "calql",
                 {"offline": "cal_ql"},
                 "Cal-QL (a conservative critic) anchors instead of AWAC-KL",
+            ),
+            coopo_variant(
+                "kl1",
+                {"awac_kl": {"kl_coef": 1.0}},
+                "Offline phases hold 10x closer to the policy the online phase ended with (beta 1)",
             ),
             coopo_variant(
                 "reset-adam",

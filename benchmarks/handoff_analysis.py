@@ -1,0 +1,235 @@
+"""Handoff analysis of a bench results directory (the `handoffs` suite, or any suite with COOPO
+runs): what happens to the policy and the critic around every offline -> online switch.
+
+    python benchmarks/handoff_analysis.py benchmarks/results/handoffs [--out docs/figures]
+
+Prints, per dataset and method (mean over seeds):
+- drop: end-of-offline score minus the worst evaluation in the following online window, the
+  window being the first ``window`` env steps of the online phase (COOPO's phase length), so
+  every method is judged on the same number of evaluations after a switch;
+- the end-of-offline score of every cycle (does anchoring keep online progress?);
+- final: mean of the last 3 evaluations;
+- at the switch: data_action_mse, Q on dataset actions and on policy actions, and the first
+  online critic loss, temperature and entropy.
+Writes `handoff-summary.json` into the results directory and, with ``--out``, one PNG per
+dataset of the probe curves of the selected methods.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
+    runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for f in sorted(results.glob("runs/*/*/*/metrics.jsonl")):
+        dataset, method = f.parts[-4], f.parts[-3]
+        runs[(dataset, method)] += [json.loads(line) for line in f.open()]
+    return runs
+
+
+def by_seed(rows: list[dict]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[r["seed"]].append(r)
+    return out
+
+
+def evals(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if "eval/return" in r]
+
+
+def score(r: dict) -> float:
+    return r.get("eval/normalized_score", r["eval/return"])
+
+
+def switches(rows: list[dict], window: int) -> list[dict]:
+    """One record per offline -> online switch of one seed."""
+    ev = evals(rows)
+    out = []
+    for i, r in enumerate(ev):
+        if r["phase"] != "offline" or not r.get("eval/phase_end"):
+            continue
+        after = [
+            e
+            for e in ev[i + 1 :]
+            if e["phase"] == "online" and e["env_steps"] <= r["env_steps"] + window
+        ]
+        after = [e for e in after if e["cycle"] == (after[0]["cycle"] if after else -1)]
+        if not after:
+            continue
+        online = [
+            x
+            for x in rows
+            if x["phase"] == "online"
+            and "online/critic_loss" in x
+            and x["cycle"] == after[0]["cycle"]
+        ]
+        first = online[0] if online else {}
+        out.append(
+            {
+                "cycle": r["cycle"],
+                "end_of_offline": score(r),
+                "worst_after": min(score(e) for e in after),
+                "first_after": score(after[0]),
+                "evaluations": len(after),
+                "mse_before": r.get("eval/data_action_mse"),
+                "mse_after": after[0].get("eval/data_action_mse"),
+                "q_data_before": r.get("eval/q_data"),
+                "q_policy_before": r.get("eval/q_policy"),
+                "q_data_after": after[0].get("eval/q_data"),
+                "q_policy_after": after[0].get("eval/q_policy"),
+                "critic_loss_after": first.get("online/critic_loss"),
+                "alpha_after": first.get("online/alpha"),
+                "entropy_after": first.get("online/entropy"),
+            }
+        )
+    return out
+
+
+def final_score(rows: list[dict], last: int = 3) -> float:
+    return float(np.mean([score(e) for e in evals(rows)[-last:]]))
+
+
+def summarise(runs: dict[tuple[str, str], list[dict]], window: int) -> dict:
+    summary: dict = {}
+    for (dataset, method), rows in sorted(runs.items()):
+        seeds = by_seed(rows)
+        sw = {s: switches(r, window) for s, r in seeds.items()}
+        drops = [x["end_of_offline"] - x["worst_after"] for v in sw.values() for x in v]
+        n_cycles = max((len(v) for v in sw.values()), default=0)
+        eoo = [
+            float(np.mean([v[c]["end_of_offline"] for v in sw.values() if len(v) > c]))
+            for c in range(n_cycles)
+        ]
+
+        def mean_of(key: str, sw=sw) -> float | None:
+            vals = [x[key] for v in sw.values() for x in v if x.get(key) is not None]
+            return float(np.mean(vals)) if vals else None
+
+        finals = [final_score(r) for r in seeds.values()]
+        summary.setdefault(dataset, {})[method] = {
+            "seeds": len(seeds),
+            "drop_mean": float(np.mean(drops)) if drops else None,
+            "drop_per_seed_switch": drops,
+            "end_of_offline_by_cycle": eoo,
+            "final_mean": float(np.mean(finals)),
+            "final_per_seed": finals,
+            **{
+                k: mean_of(k)
+                for k in (
+                    "mse_before",
+                    "mse_after",
+                    "q_data_before",
+                    "q_policy_before",
+                    "q_data_after",
+                    "q_policy_after",
+                    "critic_loss_after",
+                    "alpha_after",
+                    "entropy_after",
+                )
+            },
+        }
+    return summary
+
+
+def fmt(x: float | None, nd: int = 1) -> str:
+    return "-" if x is None else f"{x:.{nd}f}"
+
+
+def print_table(summary: dict) -> None:
+    for dataset, methods in summary.items():
+        print(f"\n## {dataset}\n")
+        print(
+            "| method | seeds | drop at switch | end-of-offline by cycle | final (last 3 evals) "
+            "| data mse before -> after | Q(data) / Q(pi) before | Q(data) / Q(pi) after "
+            "| critic loss / alpha / entropy after |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for m, s in methods.items():
+            eoo = " -> ".join(fmt(x) for x in s["end_of_offline_by_cycle"])
+            print(
+                f"| {m} | {s['seeds']} | {fmt(s['drop_mean'])} | {eoo or '-'} | {fmt(s['final_mean'])} "
+                f"| {fmt(s['mse_before'], 2)} -> {fmt(s['mse_after'], 2)} "
+                f"| {fmt(s['q_data_before'])} / {fmt(s['q_policy_before'])} "
+                f"| {fmt(s['q_data_after'])} / {fmt(s['q_policy_after'])} "
+                f"| {fmt(s['critic_loss_after'])} / {fmt(s['alpha_after'], 3)} / {fmt(s['entropy_after'])} |"
+            )
+
+
+PROBES = (
+    ("eval/normalized_score", "normalised score"),
+    ("eval/data_action_mse", "data_action_mse"),
+    ("eval/q_data", "Q(s, a_data)"),
+    ("eval/q_policy", "Q(s, pi(s))"),
+    ("online/critic_loss", "online critic loss"),
+    ("online/entropy", "online entropy"),
+)
+
+
+def plot(runs: dict[tuple[str, str], list[dict]], methods: list[str], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for dataset in sorted({d for d, _ in runs}):
+        fig, axes = plt.subplots(2, 3, figsize=(15, 7.5), sharex=True)
+        styles = ["-", "--", "-.", ":"]
+        for j, method in enumerate(m for m in methods if (dataset, m) in runs):
+            rows = runs[(dataset, method)]
+            for ax, (key, title) in zip(axes.flat, PROBES, strict=True):
+                xs: dict = defaultdict(list)
+                for r in rows:
+                    if key in r:
+                        xs[r["env_steps"], r["grad_steps"], r["phase"]].append(r[key])
+                if not xs:
+                    continue
+                pts = sorted(xs, key=lambda p: (p[1], p[0]))
+                # x axis: gradient updates of both phases (= offline updates + env steps at
+                # UTD 1), so offline and online phases both take room on the axis.
+                x = [g for _, g, _ in pts]
+                y = [float(np.mean(xs[p])) for p in pts]
+                ax.plot(x, y, styles[j % 4], marker=".", ms=3, label=method, color=f"C{j}")
+                ax.set_title(title)
+        for ax in axes.flat:
+            ax.set_xlabel("gradient updates (offline + online)")
+            ax.grid(alpha=0.3)
+        axes.flat[0].legend(fontsize=8)
+        fig.suptitle(f"{dataset}: around each handoff (mean over seeds)")
+        fig.tight_layout()
+        path = out / f"handoffs-{dataset}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("results", type=Path)
+    ap.add_argument(
+        "--window", type=int, default=10_000, help="online env steps judged after a switch"
+    )
+    ap.add_argument("--out", type=Path, default=None, help="directory for the PNG figures")
+    ap.add_argument("--methods", nargs="*", default=None, help="methods in the figures")
+    args = ap.parse_args()
+    runs = load_runs(args.results)
+    summary = summarise(runs, args.window)
+    print_table(summary)
+    (args.results / "handoff-summary.json").write_text(json.dumps(summary, indent=1))
+    if args.out:
+        methods = args.methods or sorted({m for _, m in runs})
+        for p in plot(runs, methods, args.out):
+            print("wrote", p)
+
+
+if __name__ == "__main__":
+    main()

@@ -59,7 +59,7 @@ def prepare_dataset(
 ) -> Path:
     """Build a recipe into ``out/datasets`` once (atomic write; reused by later invocations)."""
     from coopo.data import write_npz
-    from coopo.data.recipes import build_recipe, parse_recipe
+    from coopo.recipes import build_recipe, parse_recipe
 
     path = dataset_path(out, recipe, size)
     if path.is_file():

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from coopo import __version__
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
 from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import reference_scores
+from coopo.version import __version__
 
 # Bumped whenever the same arguments would produce different data (cache keys include it).
 BUILDER_VERSION = 2

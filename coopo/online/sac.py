@@ -67,6 +67,13 @@ class State(struct.PyTreeNode):
     config: Config = struct.field(pytree_node=False)
 
 
+def validate(config: Config, net: NetworkConfig) -> list[tuple[str, str]]:
+    """Config errors as (field, message)."""
+    if config.num_min_q > net.num_critics:
+        return [("num_min_q", f"must be <= network.num_critics ({net.num_critics})")]
+    return []
+
+
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
     if config.num_min_q > net.num_critics:
         raise ValueError(

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from coopo import __version__
 from coopo.data.dataset import Dataset, DatasetMetadata, make_dataset
+from coopo.version import __version__
 
 
 def train_behaviour(
@@ -43,7 +43,7 @@ def train_behaviour(
     from coopo.config import TrainConfig
     from coopo.online import sac
     from coopo.policy import export_mlp_npz
-    from coopo.runner import Trainer
+    from coopo.runner import Trainer, write_results
     from coopo.schedule import Phase
 
     out = Path(out_dir)
@@ -76,9 +76,8 @@ def train_behaviour(
             phase = Phase("online", min(eval_every, max_steps - counters.env_steps), 0)
             state = trainer.online_phase(state, phase, counters, index)
             counters.holder = "online"
-            trainer.evaluate(state, counters, phase, boundary=False)
-            assert trainer.last_returns is not None
-            curve.append((counters.env_steps, float(trainer.last_returns[0])))
+            last = trainer.evaluate(state, counters, phase, boundary=False)
+            curve.append((counters.env_steps, float(last.returns[0])))
             snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
             trainer.console.print(
                 f"{env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
@@ -95,11 +94,13 @@ def train_behaviour(
         state = state.replace(
             online=state.online.replace(actor=state.online.actor.replace(params=actor))
         )
-        trainer.last_returns = np.array([curve[best][1]])
-        trainer.save_policy(state, counters)
+        trainer.export_policy(state, counters)
+        # results.json: the chosen policy's return (the scores are the last evaluation's)
+        chosen = dataclasses.replace(last, returns=np.array([curve[best][1]]))
+        write_results(out / "run", [seed], chosen, counters)
         data = state.buffer.data
         take = lambda x: np.asarray(x[0, :n])  # noqa: E731  (rows are in collection order: no wrap)
-        scaler = trainer.scaler
+        scaler = trainer.setup.scaler
     finally:
         trainer.close()
     policy_file = export_mlp_npz(out / "run", out / "policy.npz")

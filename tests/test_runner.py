@@ -289,3 +289,23 @@ def test_preset_baselines_parse_and_validate():
     for name in ("awac-ft", "iql-ft", "calql-ft", "rlpd"):
         validate_config(PRESETS[name])
     assert PRESETS["rlpd"].utd_ratio == 20 and PRESETS["iql-ft"].online == "iql"
+
+
+# ---------------------------------------------------------------- adding an algorithm
+@pytest.mark.parametrize("role", ["offline", "online"])
+def test_a_new_algorithm_is_one_module_and_one_registry_line(tmp_path: Path, monkeypatch, role):
+    from coopo.offline import OFFLINE_ALGORITHMS
+    from coopo.online import ONLINE_OPTIMIZERS
+
+    from . import toy_algorithm as toy
+
+    registry = OFFLINE_ALGORITHMS if role == "offline" else ONLINE_OPTIMIZERS
+    monkeypatch.setitem(registry, toy.NAME, toy)  # the registry line
+    c = cfg(tmp_path, **{role: toy.NAME})
+    validate_config(c)
+    assert c.algo_config(toy.NAME) == toy.Config()
+    result = train(c)
+    assert result.finished and np.isfinite(result.final_returns[0])
+    records = read_metrics(tmp_path / "run")
+    assert any(f"{role}/bc_loss" in r for r in records)
+    assert load_policy(tmp_path / "run")(np.zeros(4)).shape == (1,)

@@ -106,14 +106,6 @@ def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> floa
     return per_seed * len(spec.seeds)
 
 
-def recipe_env(recipe: str) -> str:
-    """The Gymnasium env id of a coopo recipe name ('hopper-medium' -> 'Hopper-v5')."""
-    from coopo.recipes import TASKS, parse_recipe
-
-    task, _ = parse_recipe(recipe)
-    return TASKS[task][0]
-
-
 def _with(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     nested = {k: v for k, v in overrides.items() if isinstance(v, dict) and k != "env_kwargs"}
     flat = {k: v for k, v in overrides.items() if k not in nested}

@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from coopo.bench import stats
-from coopo.bench.report import analyse, interactions_cell, load_results, write_report
+from coopo.bench.report import (
+    analyse,
+    comparisons,
+    compute_rows,
+    drift_rows,
+    forgetting_rows,
+    interactions_cell,
+    load_results,
+    reduction_rows,
+    write_report,
+)
 from coopo.bench.stats import Curve
 
 
@@ -180,6 +190,27 @@ def test_analysis_of_known_curves(tmp_path: Path):
     assert budget == 1000 and list(steps) == [500.0, 500.0]  # 100 * k/10 >= 50 at k = 5
     steps, _ = an.interactions[("hopper-medium", "base", "50% of expert")]
     assert list(steps) == [1000.0, 1000.0]
+
+
+def test_analysis_tables_of_known_curves(tmp_path: Path):
+    root = fake_results(tmp_path, {"coopo": [90.0, 100.0, 95.0], "base": [40.0, 50.0, 45.0]})
+    res = load_results(root)
+    an = analyse(res)
+    (cmp,) = comparisons(res, an)
+    assert (cmp.method, cmp.baseline) == ("coopo", "base")
+    assert cmp.better == ["hopper-medium"] and not cmp.worse and not cmp.tie
+    # coopo reaches 50 at k = 6, 5, 6 of 10 evaluations; of base only the seed ending at 50
+    # does (at k = 10), the others count at the budget: a lower bound, marked '>'
+    assert cmp.faster == [("hopper-medium", "0.6k", ">1.0k")] and not cmp.slower
+    ((name, cells),) = reduction_rows(res, an, "hopper-medium")
+    assert name == "coopo vs base" and len(cells) == 2  # 50% of expert, final score of base
+    point, lo, hi = cells[0]  # type: ignore[misc]
+    assert point == pytest.approx(1 - (600 + 500 + 600) / 3 / 1000) and lo <= point <= hi
+    assert forgetting_rows(res, an) == []  # no offline phase, no switch
+    drift = {(d, m): (mse, kl, ll) for d, m, mse, kl, ll in drift_rows(res)}
+    mse, kl, ll = drift[("hopper-medium", "coopo")]
+    assert mse == pytest.approx((1.0, 1.0, 1.0)) and kl is None and ll is None
+    assert compute_rows(res) == []  # no wall_time.json
 
 
 def test_report_states_who_wins_and_embeds_figures(tmp_path: Path):

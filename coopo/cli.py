@@ -297,6 +297,8 @@ def _data_info(argv: list[str]) -> int:
 
 
 def _bench(argv: list[str]) -> int:
+    # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
+    # turns into `coopo bench SUITE --help`.
     from coopo.bench.harness import get_suite, run_suite
     from coopo.bench.suites import SUITES, estimate_seconds, expand
 

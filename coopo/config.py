@@ -151,6 +151,7 @@ else:
 
 
 def validate_config(cfg: TrainConfig) -> None:
+    # Over 60 lines: a flat list of independent checks, one per option, each naming it.
     def need(ok: bool, option: str, msg: str) -> None:
         if not ok:
             raise ConfigError(f"--{option.replace('_', '-')}: {msg}")

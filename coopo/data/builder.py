@@ -36,6 +36,8 @@ def rollout(
     num_envs: int = 8,
 ) -> dict[str, np.ndarray]:
     """``size`` transitions of ``policy`` (None: uniform random) in ``num_envs`` lockstep envs."""
+    # Over 60 lines: one lockstep loop over the envs whose order of resets and noise draws
+    # is what makes a built dataset byte-reproducible; kept in one piece on purpose.
     envs = [make_env(env_id, env_kwargs) for _ in range(num_envs)]
     scaler = ActionScaler.of_env(envs[0])
     obs_dim, act_dim = int(np.prod(envs[0].observation_space.shape or ())), int(scaler.low.shape[0])

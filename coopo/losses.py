@@ -48,7 +48,7 @@ def sac_actor_loss(alpha: jax.Array, log_prob: jax.Array, q: jax.Array) -> jax.A
 
 
 def sac_temperature_loss(
-    log_alpha: jax.Array, log_prob: jax.Array, target_entropy: float
+    log_alpha: jax.Array, log_prob: jax.Array, target_entropy: float | jax.Array
 ) -> jax.Array:
     """-E[log_alpha * (log pi + target_entropy)]; gradient flows into ``log_alpha`` only."""
     return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))

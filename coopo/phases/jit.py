@@ -1,8 +1,8 @@
-"""The two phases as jitted chunks of K updates, vmapped over seeds.
+"""The phases' jitted pieces: chunks of K updates, vmapped over seeds; act; handoff.
 
 The jit boundary is "K updates", not one step: each call runs ``lax.scan`` over K
 (sample batch -> ``update``) steps for every seed at once (``vmap``). Env stepping stays a host
-loop (:mod:`coopo.runner`).
+loop (:mod:`coopo.phases.online`).
 """
 
 from __future__ import annotations
@@ -158,8 +158,9 @@ def make_q_probe(algo: Learner, net: NetworkConfig, spec: EnvSpec) -> Callable[.
     def probe(states: Any, obs: jax.Array, data_actions: jax.Array, pi_actions: jax.Array) -> Any:
         def one(s: Any, o: jax.Array, a_pi: jax.Array) -> tuple[jax.Array, jax.Array]:
             params = algo.handoff(s).critic
-            q_data = critic.apply(params, o, data_actions).min(0).mean()
-            return q_data, critic.apply(params, o, a_pi).min(0).mean()
+            q_data: jax.Array = critic.apply(params, o, data_actions)  # type: ignore[assignment]
+            q_pi: jax.Array = critic.apply(params, o, a_pi)  # type: ignore[assignment]
+            return q_data.min(0).mean(), q_pi.min(0).mean()
 
         return jax.vmap(one)(states, obs, pi_actions)
 

@@ -29,7 +29,11 @@ def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for f in sorted(results.glob("runs/*/*/*/metrics.jsonl")):
         dataset, method = f.parts[-4], f.parts[-3]
-        runs[(dataset, method)] += [json.loads(line) for line in f.open()]
+        for line in f.open():
+            r = json.loads(line)
+            if "eval/q_policy" in r:  # how far above the data's actions the critic rates pi's
+                r["eval/q_gap"] = r["eval/q_policy"] - r["eval/q_data"]
+            runs[(dataset, method)].append(r)
     return runs
 
 
@@ -166,7 +170,7 @@ PROBES = (
     ("eval/normalized_score", "normalised score"),
     ("eval/data_action_mse", "data_action_mse"),
     ("eval/q_data", "Q(s, a_data)"),
-    ("eval/q_policy", "Q(s, pi(s))"),
+    ("eval/q_gap", "Q(s, pi(s)) - Q(s, a_data)"),
     ("online/critic_loss", "online critic loss"),
     ("online/entropy", "online entropy"),
 )

@@ -153,7 +153,16 @@ def _bytes_of(a: np.ndarray) -> np.ndarray:
 
 
 def _leaf_path(path: tuple[Any, ...]) -> str:
-    return jax.tree_util.keystr(path)
+    """``offline/critic/params/Dense_0/kernel``: readable in messages (no brackets)."""
+    parts = []
+    for k in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(k, attr):
+                parts.append(str(getattr(k, attr)))
+                break
+        else:
+            parts.append(str(k))
+    return "/".join(parts)
 
 
 def write_state(file: Path, state: Any) -> list[dict[str, Any]]:
@@ -239,7 +248,7 @@ def save(run_dir: Path, state: Any, counters: Counters, keep: int, name: str | N
         except OSError as e:
             shutil.rmtree(tmp, ignore_errors=True)
             why = os.strerror(e.errno) if e.errno else str(e)
-            code = f" [{errno.errorcode.get(e.errno, e.errno)}]" if e.errno else ""
+            code = f" ({errno.errorcode.get(e.errno, e.errno)})" if e.errno else ""
             kept = (
                 f"the previous checkpoint {previous} is intact"
                 if previous

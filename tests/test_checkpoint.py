@@ -224,7 +224,7 @@ def test_disk_full_during_a_write_keeps_the_previous_checkpoint(tmp_path: Path, 
     monkeypatch.setattr(ckpt, "open", FullDisk(room=50_000), raising=False)
     with pytest.raises(
         CheckpointError,
-        match=r"could not write checkpoint .*phase-002: No space left on device \[ENOSPC\]; "
+        match=r"could not write checkpoint .*phase-002: No space left on device \(ENOSPC\); "
         r"the previous checkpoint .*phase-001 is intact",
     ):
         ckpt.save(tmp_path, make_state(1), Counters(next_phase=2), keep=2)
@@ -254,7 +254,7 @@ def test_a_really_full_disk_keeps_the_previous_checkpoint(small_tmpfs: Path):
         free = os.statvfs(small_tmpfs).f_bavail * os.statvfs(small_tmpfs).f_frsize
         f.write(b"\0" * max(0, free - 150_000))
     with pytest.raises(
-        CheckpointError, match=r"No space left on device \[ENOSPC\].*phase-001 is intact"
+        CheckpointError, match=r"No space left on device \(ENOSPC\).*phase-001 is intact"
     ):
         ckpt.save(small_tmpfs, make_state(1), Counters(next_phase=2), keep=2)
     assert_previous_intact(small_tmpfs, first)
@@ -294,7 +294,7 @@ def test_a_read_only_run_directory_is_a_clear_error_and_still_restores(read_only
     run, first = read_only
     with pytest.raises(
         CheckpointError,
-        match=r"could not write checkpoint .*phase-002: .*(EROFS|EACCES).*phase-001 is intact",
+        match=r"could not write checkpoint .*phase-002: .*\((EROFS|EACCES)\).*phase-001 is intact",
     ):
         ckpt.save(run, make_state(1), Counters(next_phase=2), keep=2)
     state, _, path = ckpt.restore_latest(run, template(), say=pytest.fail)

@@ -27,7 +27,7 @@ import jax
 from rich.console import Console
 
 from coopo import checkpoint as ckpt
-from coopo import phases
+from coopo import phases, provenance
 from coopo.buffers import replay_init
 from coopo.config import TrainConfig, algorithm, config_from_dict, config_to_dict, validate_config
 from coopo.evaluation import Evaluation, task_name
@@ -37,6 +37,7 @@ from coopo.phases.offline import OfflinePhase
 from coopo.phases.online import OnlinePhase
 from coopo.policy import save_policy
 from coopo.run_setup import RunSetup, online_updates
+from coopo.runlock import RunLock, interrupted
 from coopo.schedule import Phase, schedule
 
 __all__ = ["RunResult", "RunState", "Trainer", "TrainingDiverged", "resume", "train"]
@@ -251,19 +252,26 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
             f"{run_dir} already holds a run; use `coopo resume {run_dir}` or another --run-dir"
         )
     trainer = Trainer(cfg, run_dir, console)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock.acquire(run_dir)  # one writer per run directory, held for the run's life
     resolved = {**config_to_dict(cfg), "run_dir": str(run_dir)}
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
     info = trainer.setup.dataset_info
     (run_dir / "dataset.json").write_text(json.dumps(info, indent=1, default=str))
+    provenance.record(run_dir)
     try:
         return trainer.run(trainer.init_state(), ckpt.Counters(), cfg.max_phases)
+    except KeyboardInterrupt as e:
+        raise interrupted(run_dir) from e
     finally:
         trainer.close()
+        lock.release()
 
 
-def resume(run_dir: str | Path, max_phases: int = 0, console: Console | None = None) -> RunResult:
-    """Continue a run from its latest phase-boundary checkpoint."""
+def resume(
+    run_dir: str | Path, max_phases: int = 0, console: Console | None = None, force: bool = False
+) -> RunResult:
+    """Continue a run from its latest checkpoint that verifies; ``force`` accepts a changed
+    dataset or package versions (recorded in the run directory)."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
@@ -277,7 +285,17 @@ def resume(run_dir: str | Path, max_phases: int = 0, console: Console | None = N
         )
     trainer = Trainer(cfg, run_dir, console)
     try:
-        state, counters = ckpt.restore(path, trainer.init_state())
+        lock = RunLock.acquire(run_dir)
+    except BaseException:
+        trainer.close()
+        raise
+    try:
+        provenance.check_resume(run_dir, trainer.setup.dataset_info, force, trainer.console.print)
+        template = jax.eval_shape(trainer.init_state)  # shapes only: no second state in memory
+        state, counters, _ = ckpt.restore_latest(run_dir, template, trainer.console.print)
         return trainer.run(state, counters, max_phases)
+    except KeyboardInterrupt as e:
+        raise interrupted(run_dir) from e
     finally:
         trainer.close()
+        lock.release()

@@ -147,9 +147,9 @@ def _host_chunks(x: Any) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(np.asarray(x[start : start + step]))
 
 
-def _bytes_of(a: np.ndarray) -> np.ndarray:
-    """The bytes of a C-contiguous array as a uint8 view (any dtype, bfloat16 included)."""
-    return a.reshape(-1).view(np.uint8)
+def _bytes_of(a: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous array, without a copy (any dtype, bfloat16 included)."""
+    return a.reshape(-1).view(np.uint8).data
 
 
 def _leaf_path(path: tuple[Any, ...]) -> str:
@@ -173,7 +173,7 @@ def write_state(file: Path, state: Any) -> list[dict[str, Any]]:
         for path, leaf in jax.tree_util.tree_flatten_with_path(state)[0]:
             crc, size = 0, 0
             for chunk in _host_chunks(leaf):
-                view = memoryview(_bytes_of(chunk))
+                view = _bytes_of(chunk)
                 crc = zlib.crc32(view, crc)
                 f.write(view)
                 size += view.nbytes
@@ -307,7 +307,7 @@ def restore(path: Path, template: Any) -> tuple[Any, Counters]:
                     )
                 f.seek(entry["offset"])
                 arr = np.empty(shape, dtype)
-                view = memoryview(_bytes_of(arr))
+                view = _bytes_of(arr)
                 got = f.readinto(view) if arr.nbytes else 0
                 if got != entry["nbytes"] or got != arr.nbytes:
                     raise CheckpointCorrupt(

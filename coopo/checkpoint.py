@@ -43,7 +43,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ class Counters:
     eval_round: int = 0
     holder: str = ""  # which phase kind holds the newest policy: '', 'offline', 'online'
     metrics_lines: int = 0  # lines of metrics.jsonl written when this checkpoint was taken
+    phase_step: int = 0  # updates / env steps done in phase ``next_phase`` (0: at its start)
+    phase_host: dict[str, Any] = field(default_factory=dict)  # an online phase's host state
 
 
 class CheckpointError(RuntimeError):

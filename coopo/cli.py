@@ -23,7 +23,7 @@ USAGE = """usage: coopo VERB [options]   (coopo VERB --help for each verb's opti
 
 verbs:
   train        train a run (COOPO by default; --method o2o|offline|online for the baselines)
-  resume       continue a run from its latest phase-boundary checkpoint
+  resume       continue a run from its latest checkpoint (phase boundaries and inside phases)
   eval         evaluate a run's final policy on fresh episodes
   export       write a run's final policy as a plain-MLP .npz behaviour-policy file
   data build   a recipe (coopo data build hopper-medium) or any behaviour policy

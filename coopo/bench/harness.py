@@ -13,7 +13,7 @@ Layout of a results directory::
         error.txt                       why it failed (only when it did)
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
-resumes interrupted ones from their last phase-boundary checkpoint, and starts the others.
+resumes interrupted ones from their last checkpoint, and starts the others.
 Checkpoints of finished runs are deleted unless ``--keep-checkpoints``.
 
 Backends: ``local`` (default) runs each run in its own Python process, ``workers`` at a time;

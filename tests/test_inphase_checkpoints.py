@@ -62,7 +62,10 @@ def crash_after(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
         if armed:
             raise Crash
         path = real(run_dir, state, counters, keep, name)
-        if path.name == target:
+        mid_episode = any(
+            counters.phase_host.get("episodes", {}).get("length", {}).get("values", [])
+        )
+        if path.name.startswith(target) and (not target.startswith("phase-001") or mid_episode):
             armed.append(path)
         return path
 
@@ -75,7 +78,7 @@ def manifest(path: Path) -> dict:
 
 @pytest.mark.parametrize(
     "checkpoint, phase",
-    [("phase-000-step-000000100", "offline"), ("phase-001-step-000000100", "online")],
+    [("phase-000-step-000000100", "offline"), ("phase-001-step-", "online")],
 )
 def test_a_run_killed_inside_a_phase_resumes_byte_identical(
     unbroken, tmp_path: Path, monkeypatch, checkpoint: str, phase: str
@@ -87,9 +90,9 @@ def test_a_run_killed_inside_a_phase_resumes_byte_identical(
         train(c)
     monkeypatch.undo()
     latest = ckpt.latest(run)
-    assert latest is not None and latest.name == checkpoint
+    assert latest is not None and latest.name.startswith(checkpoint)
     counters = manifest(latest)["counters"]
-    assert counters["phase_step"] == 100
+    assert counters["phase_step"] > 0
     if phase == "online":  # the kill falls in the middle of an episode of some seed
         host = counters["phase_host"]
         assert any(n > 0 for n in host["episodes"]["length"]["values"])

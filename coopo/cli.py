@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import numpy as np
 import tyro
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from coopo.config import PRESETS, ConfigError, TrainConfig
@@ -22,7 +23,7 @@ USAGE = """usage: coopo VERB [options]   (coopo VERB --help for each verb's opti
 
 verbs:
   train        train a run (COOPO by default; --method o2o|offline|online for the baselines)
-  resume       continue a run from its latest phase-boundary checkpoint
+  resume       continue a run from its latest checkpoint (phase boundaries and inside phases)
   eval         evaluate a run's final policy on fresh episodes
   export       write a run's final policy as a plain-MLP .npz behaviour-policy file
   data build   a recipe (coopo data build hopper-medium) or any behaviour policy
@@ -77,16 +78,21 @@ def _print_result(result: object) -> None:
 
 
 def _resume(argv: list[str]) -> int:
-    def resume(run_dir: tyro.conf.Positional[Path], max_phases: int = 0) -> None:
-        """Continue a run from its latest phase-boundary checkpoint.
+    def resume(
+        run_dir: tyro.conf.Positional[Path], max_phases: int = 0, force: bool = False
+    ) -> None:
+        """Continue a run from its latest checkpoint (verified; a corrupt one falls back to the
+        previous). The dataset's content hash and the package versions must match the run's.
 
         Args:
             run_dir: The run directory.
             max_phases: Stop, resumably, after this many phases (0: run to the end).
+            force: Resume even though the dataset or package versions changed (recorded in
+                the run directory's resume-log.jsonl).
         """
         from coopo.runner import resume as do_resume
 
-        _print_result(do_resume(run_dir, max_phases, console))
+        _print_result(do_resume(run_dir, max_phases, console, force=force))
 
     tyro.cli(resume, args=argv, prog="coopo resume")
     return 0
@@ -433,8 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error[/]: unknown verb {argv[0]!r}")
         return 2
     except (ConfigError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        console.print(f"[red]error[/]: {e}")
+        console.print(f"[red]error[/]: {escape(str(e))}", soft_wrap=True)  # one line
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C: say where the run stands, no traceback
+        console.print(f"[yellow]{escape(str(e) or 'interrupted')}[/]", soft_wrap=True)
+        return 130
 
 
 if __name__ == "__main__":

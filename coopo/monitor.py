@@ -33,7 +33,7 @@ class RunMonitor:
 
     def open(self, counters: ckpt.Counters, total_steps: int, show: bool) -> Progress:
         """Start the metrics files (dropping records a resume rewinds past) and the display."""
-        resuming = counters.next_phase > 0
+        resuming = counters.next_phase > 0 or counters.phase_step > 0
         self.logger = MetricsLogger(
             self.run_dir,
             self.seeds,

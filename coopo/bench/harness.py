@@ -13,7 +13,7 @@ Layout of a results directory::
         error.txt                       why it failed (only when it did)
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
-resumes interrupted ones from their last phase-boundary checkpoint, and starts the others.
+resumes interrupted ones from their last checkpoint, and starts the others.
 Checkpoints of finished runs are deleted unless ``--keep-checkpoints``.
 
 Backends: ``local`` (default) runs each run in its own Python process, ``workers`` at a time;
@@ -127,10 +127,14 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
     """
     import coopo
     from coopo import checkpoint as ckpt
+    from coopo.runlock import RunLock
 
     record = json.loads((path / "bench.json").read_text())
     if is_finished(path):
         return dict(json.loads((path / FINISHED).read_text()))
+    # One writer: a retried worker whose first attempt still runs is refused here, before it
+    # deletes or appends anything (the lock is released when either process dies).
+    lock = RunLock.acquire(path)
     spec = RunSpec(
         record["suite"],
         record["dataset"],
@@ -141,12 +145,25 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
     console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
     started = time.perf_counter()
     try:
+        resumed = False
         if ckpt.latest(path) is not None:
             console.print(f"--- resuming {path}")
-            coopo.resume(path, console=console)
-        else:
+            try:
+                coopo.resume(path, console=console)
+                resumed = True
+            except ckpt.NoUsableCheckpoint as e:  # all failed verification: start over
+                console.print(f"--- {e}")
+        if not resumed:
             # Nothing finished yet (killed inside the first phase): start clean.
-            for stale in ("metrics.jsonl", "config.json", "dataset.json", "tb", "checkpoints"):
+            for stale in (
+                "metrics.jsonl",
+                "config.json",
+                "dataset.json",
+                "versions.json",
+                "resume-log.jsonl",
+                "tb",
+                "checkpoints",
+            ):
                 p = path / stale
                 shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
             console.print(f"--- starting {path}")
@@ -154,6 +171,7 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
     finally:
         console.file.close()
         add_wall_time(path, time.perf_counter() - started)
+        lock.release()
     if not keep_checkpoints:
         shutil.rmtree(path / "checkpoints", ignore_errors=True)
     return dict(json.loads((path / FINISHED).read_text()))
@@ -184,9 +202,14 @@ def add_wall_time(path: Path, seconds: float) -> None:
 
 def _worker_main(argv: list[str]) -> int:
     """``python -m coopo.bench.harness RUN_DIR DATASET [--keep-checkpoints]``."""
+    from coopo.runlock import RunLocked
+
     path, dataset = Path(argv[0]), Path(argv[1])
     try:
         execute(path, dataset, "--keep-checkpoints" in argv)
+    except RunLocked as e:  # not this run's failure: leave its directory to the holder
+        print(e, file=sys.stderr)
+        return 3
     except Exception as e:  # recorded for the driver and the report
         import traceback
 

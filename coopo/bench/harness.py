@@ -165,6 +165,8 @@ def add_wall_time(path: Path, seconds: float) -> None:
 
     import jax
 
+    from coopo import provenance
+
     f = path / "wall_time.json"
     old: dict[str, Any] = (
         json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
@@ -177,6 +179,8 @@ def add_wall_time(path: Path, seconds: float) -> None:
                 "seconds": old["seconds"] + seconds,
                 "invocations": old["invocations"] + 1,
                 "hosts": hosts,
+                # Versions, commit, CPU model and vector flags, GPU of the latest invocation.
+                "provenance": provenance.collect(),
             }
         )
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from coopo import provenance
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
 from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.envs import ActionScaler, make_env
@@ -160,6 +161,7 @@ def build_dataset(
             "builder_version": BUILDER_VERSION,
             "coopo_version": __version__,
             "reference_scores": "d4rl" if ref_min is not None else None,
+            "provenance": provenance.collect(),
         },
     )
     return make_dataset(meta.source, meta, **arrays)

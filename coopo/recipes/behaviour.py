@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from coopo import provenance
 from coopo.data.dataset import Dataset, DatasetMetadata, make_dataset
 from coopo.version import __version__
 
@@ -174,7 +175,12 @@ def _replay_dataset(
         source=source,
         action_low=tuple(map(float, scaler.low)),
         action_high=tuple(map(float, scaler.high)),
-        extra={"recipe": "medium-replay", "seed": seed, "coopo_version": __version__},
+        extra={
+            "recipe": "medium-replay",
+            "seed": seed,
+            "coopo_version": __version__,
+            "provenance": provenance.collect(),
+        },
     )
     return make_dataset(
         meta.source,

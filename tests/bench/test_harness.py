@@ -68,6 +68,9 @@ def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys)
     assert not (run / "checkpoints").exists() and (run / "metrics.jsonl").is_file()
     timing = json.loads((run / "wall_time.json").read_text())
     assert timing["seconds"] > 0 and timing["invocations"] == 1 and len(timing["hosts"]) == 1
+    host = timing["provenance"]["host"]
+    assert host["cpu"]["model"] and isinstance(host["cpu"]["vector_flags"], list)
+    assert timing["provenance"]["versions"]["jax"]
     assert "| ran on |" in report
 
     capsys.readouterr()

@@ -1,0 +1,139 @@
+"""What made a result: package versions, coopo's git commit, the CPU and the GPU.
+
+:func:`collect` returns one JSON-ready dict; dataset metadata (``extra['provenance']``) and
+benchmark result files record it, so a number can be traced to the software and the host that
+produced it. Hosts of the same size differ (vector units, clock), so the CPU model and its
+vector flags are part of it. :func:`differences` compares two records field by field.
+
+Everything here is read without starting JAX's backends except the GPU model, which is asked
+of JAX only when it is already imported (no accelerator is initialised just to describe it).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("coopo", "jax", "jaxlib", "flax", "optax", "numpy", "mujoco", "gymnasium")
+"""Distributions whose versions are recorded."""
+
+VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "neon", "asimd")
+"""CPU flags (from /proc/cpuinfo) that decide matmul throughput."""
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution (None when it is not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the checkout coopo is imported from (with '+dirty' for local changes),
+    or None for an installed wheel or no git."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "coopo"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
+    """CPU model, logical cores and vector flags (Linux: /proc/cpuinfo; elsewhere the model only)."""
+    text = cpuinfo
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            text = ""
+    model, flags = "", set()  # type: str, set[str]
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "hardware", "cpu model") and not model:
+            model = value.strip()
+        elif key in ("flags", "features") and not flags:
+            flags = set(value.split())
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+    }
+
+
+def gpu_info() -> list[str]:
+    """Accelerator models JAX sees (only when JAX is already imported), else nvidia-smi's list."""
+    if "jax" in sys.modules:
+        try:
+            import jax
+
+            devices = [d for d in jax.devices() if d.platform != "cpu"]
+            return [str(getattr(d, "device_kind", d)) for d in devices]
+        except Exception:  # no backend usable: fall through to nvidia-smi
+            pass
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in smi.stdout.splitlines() if line.strip()]
+
+
+def collect() -> dict[str, Any]:
+    """Versions, commit and host, as one JSON-ready record."""
+    return {
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "host": {
+            "platform": platform.platform(),
+            "cpu": cpu_info(),
+            "gpu": gpu_info(),
+        },
+    }
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable 'field: old -> new' lines for every leaf that differs."""
+
+    def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(d, dict):
+            return {prefix: d}
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+
+    a, b = flatten(old), flatten(new)
+    return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]

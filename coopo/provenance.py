@@ -23,7 +23,17 @@ from typing import Any
 PACKAGES = ("coopo", "jax", "jaxlib", "flax", "optax", "numpy", "mujoco", "gymnasium")
 """Distributions whose versions are recorded."""
 
-VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "neon", "asimd")
+VECTOR_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "amx_tile",
+    "neon",
+    "asimd",
+)
 """CPU flags (from /proc/cpuinfo) that decide matmul throughput."""
 
 
@@ -136,4 +146,6 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         return out
 
     a, b = flatten(old), flatten(new)
-    return [f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return [
+        f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    ]

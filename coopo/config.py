@@ -109,6 +109,16 @@ class RunConfig:
     """Stop, resumably, after this many phases in this invocation (0: run to the end)."""
     progress: bool = True
     """Show a live progress display."""
+    wandb: bool = False
+    """Also log to Weights & Biases (pip install 'coopo[wandb]'; WANDB_MODE=offline needs no network)."""
+    wandb_project: str = "coopo"
+    """W&B project."""
+    wandb_entity: str | None = None
+    """W&B entity (user or team; default: your default entity)."""
+    wandb_group: str = ""
+    """W&B group of the seeds' runs (default: the run directory's name)."""
+    wandb_tags: tuple[str, ...] = ()
+    """W&B tags."""
     network: NetworkConfig = NetworkConfig()
 
     def algo_config(self, name: str) -> Any:

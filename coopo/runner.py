@@ -31,6 +31,7 @@ from coopo import phases
 from coopo.buffers import replay_init
 from coopo.config import TrainConfig, algorithm, config_from_dict, config_to_dict, validate_config
 from coopo.evaluation import Evaluation, task_name
+from coopo.logger import WandbOptions
 from coopo.monitor import RunMonitor, TrainingDiverged
 from coopo.phases import PhaseHooks, RunState
 from coopo.phases.offline import OfflinePhase
@@ -93,7 +94,9 @@ class Trainer:
         self.evaluator = setup.make_evaluator()
         self.last: Evaluation | None = None  # the newest evaluation
         has_ref = setup.ref_scores[0] is not None
-        self.monitor = RunMonitor(run_dir, self.seeds, cfg.cycles, has_ref, self.console)
+        self.monitor = RunMonitor(
+            run_dir, self.seeds, cfg.cycles, has_ref, self.console, wandb_options(cfg)
+        )
 
     def init_state(self) -> RunState:
         cfg, spec = self.cfg, self.setup.spec
@@ -239,6 +242,15 @@ def write_results(
         "grad_steps": counters.grad_steps,
     }
     (run_dir / "results.json").write_text(json.dumps(summary, indent=1))
+
+
+def wandb_options(cfg: TrainConfig) -> WandbOptions | None:
+    """Where --wandb sends the run (None without --wandb)."""
+    if not cfg.wandb:
+        return None
+    return WandbOptions(
+        cfg.wandb_project, cfg.wandb_entity, cfg.wandb_group, cfg.wandb_tags, config_to_dict(cfg)
+    )
 
 
 def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:

@@ -40,7 +40,7 @@ from typing import Any
 from rich.console import Console
 
 from coopo.bench.suites import SUITES, RunSpec, Suite, expand
-from coopo.config import config_to_dict
+from coopo.config import TrainConfig, config_to_dict
 
 FINISHED = "results.json"
 
@@ -97,11 +97,18 @@ def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
         return
     old = json.loads(saved.read_text())
     new = json.loads(json.dumps(spec_record(spec, dataset)))  # tuples -> lists, as saved
-    if old.get("config") != new["config"]:
+    # An option added to TrainConfig since that run was recorded, left at its default, is not
+    # a difference: the run used what the default does.
+    defaults = json.loads(json.dumps(config_to_dict(TrainConfig())))
+    old_config = {
+        **{k: v for k, v in defaults.items() if k in new["config"]},
+        **old.get("config", {}),
+    }
+    if old_config != new["config"]:
         changed = sorted(
             k
-            for k in set(old.get("config", {})) | set(new["config"])
-            if old.get("config", {}).get(k) != new["config"].get(k)
+            for k in set(old_config) | set(new["config"])
+            if old_config.get(k) != new["config"].get(k)
         )
         raise BenchError(
             f"{path} holds a run of another config (differs in: {', '.join(changed)}); "

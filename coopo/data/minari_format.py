@@ -1,4 +1,4 @@
-"""Minari dataset directories (HDF5 backend, format of minari 0.5): read and write.
+"""Minari dataset directories (format of minari 0.5): read and write.
 
 Layout: ``<root>/<namespace>/<name>-vN/data/{metadata.json, main_data.hdf5}``; the hdf5 file
 holds one group ``episode_i`` per episode with T+1 ``observations`` (the reset observation,
@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from coopo import extras
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
 
 MINARI_VERSION = "0.5.4"  # the storage format version we write (read by minari 0.5.x)
@@ -54,19 +56,46 @@ def _box_json(shape: int, low: Any, high: Any) -> str:
 
 
 def read_minari(directory: str | os.PathLike[str]) -> Dataset:
-    # Over 60 lines: the Minari layout field by field, each with its own validation error.
+    """Read a Minari dataset directory.
+
+    The HDF5 backend (what coopo writes, and the ``minari`` package's default, ``DataCollector``
+    datasets with or without ``infos`` included) is read here directly; other backends (arrow)
+    are read through the ``minari`` package when it is installed (``coopo[minari]``). Only the
+    transition fields are used; ``infos`` are ignored.
+    """
     d = Path(directory)
     meta_path, data_path = d / "data" / "metadata.json", d / "data" / "main_data.hdf5"
     try:
         meta = json.loads(meta_path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
-    if meta.get("data_format", "hdf5") != "hdf5":
-        raise DatasetError(
-            str(meta_path), "data_format", f"only 'hdf5' is supported, got {meta['data_format']!r}"
-        )
+    fmt = meta.get("data_format", "hdf5")
+    if fmt == "hdf5":
+        episodes, src = _hdf5_episodes(data_path), str(data_path)
+    else:
+        if not extras.available("minari"):
+            raise DatasetError(
+                str(meta_path),
+                "data_format",
+                f"{fmt!r} datasets are read through the minari package: pip install 'coopo[minari]'",
+            )
+        episodes, src = _package_episodes(d), str(d / "data")
+    return _assemble(src, meta, d, episodes)
+
+
+def read_with_minari(directory: str | os.PathLike[str]) -> Dataset:
+    """Read a Minari dataset directory through the ``minari`` package, whatever its backend."""
+    extras.require("minari", "reading a Minari dataset through the minari package")
+    d = Path(directory)
+    meta = json.loads((d / "data" / "metadata.json").read_text())
+    return _assemble(str(d / "data"), meta, d, _package_episodes(d))
+
+
+Episode = tuple[str, Any, Any, Any, Any, Any]  # name, observations (T+1), actions, rewards, te, tr
+
+
+def _hdf5_episodes(data_path: Path) -> Iterator[Episode]:
     src = str(data_path)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
     try:
         f = h5py.File(data_path, "r")
     except OSError as e:
@@ -82,26 +111,63 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
             for key in ("observations", "actions", "rewards", "terminations", "truncations"):
                 if key not in g:
                     raise DatasetError(src, f"{name}/{key}", "missing")
-            obs = g["observations"][()]
-            if not isinstance(obs, np.ndarray) or obs.ndim != 2:
+            if not isinstance(g["observations"], h5py.Dataset):
                 raise DatasetError(
                     src, f"{name}/observations", "only flat Box observations are supported"
                 )
-            t = len(g["actions"])
-            if obs.shape[0] != t + 1:
-                raise DatasetError(
-                    src, f"{name}/observations", f"expected {t + 1} rows (T+1), got {obs.shape[0]}"
-                )
-            parts["o"].append(obs[:-1])
-            parts["no"].append(obs[1:])
-            parts["a"].append(g["actions"][()])
-            parts["r"].append(g["rewards"][()])
-            te, tr = g["terminations"][()].astype(bool), g["truncations"][()].astype(bool)
-            if t and not (te[-1] or tr[-1]):
-                tr = tr.copy()
-                tr[-1] = True  # an episode group is a whole episode: its last step ends it
-            parts["te"].append(te)
-            parts["tr"].append(tr)
+            yield (
+                name,
+                g["observations"][()],
+                g["actions"][()],
+                g["rewards"][()],
+                g["terminations"][()],
+                g["truncations"][()],
+            )
+
+
+def _package_episodes(d: Path) -> Iterator[Episode]:
+    from minari import MinariDataset
+
+    try:
+        dataset = MinariDataset(d / "data")
+    except Exception as e:  # the package's own reason (backend missing, bad metadata, ...)
+        raise DatasetError(str(d / "data"), None, f"minari cannot open it ({e})") from e
+    for ep in dataset.iterate_episodes():
+        yield (
+            f"episode_{ep.id}",
+            ep.observations,
+            ep.actions,
+            ep.rewards,
+            ep.terminations,
+            ep.truncations,
+        )
+
+
+def _assemble(src: str, meta: dict[str, Any], d: Path, episodes: Iterable[Episode]) -> Dataset:
+    # Over 60 lines: the Minari layout field by field, each with its own validation error.
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
+    for name, obs, actions, rewards, te, tr in episodes:
+        if not isinstance(obs, np.ndarray) or obs.ndim != 2:
+            raise DatasetError(
+                src, f"{name}/observations", "only flat Box observations are supported"
+            )
+        t = len(actions)
+        if obs.shape[0] != t + 1:
+            raise DatasetError(
+                src, f"{name}/observations", f"expected {t + 1} rows (T+1), got {obs.shape[0]}"
+            )
+        parts["o"].append(obs[:-1])
+        parts["no"].append(obs[1:])
+        parts["a"].append(np.asarray(actions))
+        parts["r"].append(np.asarray(rewards))
+        te, tr = np.asarray(te).astype(bool), np.asarray(tr).astype(bool)
+        if t and not (te[-1] or tr[-1]):
+            tr = tr.copy()
+            tr[-1] = True  # an episode group is a whole episode: its last step ends it
+        parts["te"].append(te)
+        parts["tr"].append(tr)
+    if not parts["o"]:
+        raise DatasetError(src, None, "no episodes")
     env_spec = meta.get("env_spec")
     env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
     if isinstance(env_spec, str):

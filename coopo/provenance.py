@@ -5,8 +5,7 @@ benchmark result files record it, so a number can be traced to the software and 
 produced it. Hosts of the same size differ (vector units, clock), so the CPU model and its
 vector flags are part of it. :func:`differences` compares two records field by field.
 
-Everything here is read without starting JAX's backends except the GPU model, which is asked
-of JAX only when it is already imported (no accelerator is initialised just to describe it).
+Nothing here starts JAX's backends (no accelerator memory is taken just to describe it).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import functools
 import os
 import platform
 import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -99,25 +97,22 @@ def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
 
 
 def gpu_info() -> list[str]:
-    """Accelerator models JAX sees (only when JAX is already imported), else nvidia-smi's list."""
-    if "jax" in sys.modules:
-        try:
-            import jax
-
-            devices = [d for d in jax.devices() if d.platform != "cpu"]
-            return [str(getattr(d, "device_kind", d)) for d in devices]
-        except Exception:  # no backend usable: fall through to nvidia-smi
-            pass
+    """Models of the NVIDIA GPUs this process may use (nvidia-smi, honouring
+    CUDA_VISIBLE_DEVICES). JAX is not asked: initialising its GPU backend just to name the
+    card would preallocate most of its memory in this process."""
     try:
         smi = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"],
             capture_output=True,
             text=True,
             timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
         return []
-    return [line.strip() for line in smi.stdout.splitlines() if line.strip()]
+    rows = [line.split(",", 1) for line in smi.stdout.splitlines() if "," in line]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    keep = None if visible is None else {v.strip() for v in visible.split(",")}
+    return [name.strip() for index, name in rows if keep is None or index.strip() in keep]
 
 
 def collect() -> dict[str, Any]:

@@ -210,26 +210,110 @@ def _worker_main(argv: list[str]) -> int:
 Outcome = tuple[RunSpec, bool, str, float]  # spec, ok, message, seconds
 
 
+# GPU memory one run needs at most (256-256 nets, RLPD's 10 critics, a 1M-row dataset and replay
+# buffer, XLA's workspace), used to pick how many runs share one GPU.
+GPU_MEMORY_PER_RUN_MIB = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    memory_mib: int
+
+
+def detect_gpus() -> list[Gpu]:
+    """NVIDIA GPUs this process may use (nvidia-smi, honouring CUDA_VISIBLE_DEVICES); the
+    driver never initialises JAX's GPU backend, which would take memory from the workers."""
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if smi.returncode != 0:
+        return []
+    gpus = []
+    for line in smi.stdout.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit():
+            gpus.append(Gpu(int(parts[0]), parts[1], int(parts[2])))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        keep = [v.strip() for v in visible.split(",") if v.strip()]
+        gpus = [g for g in gpus if str(g.index) in keep]
+    return gpus
+
+
+def plan_workers(requested: int, cpus: int, gpus: list[Gpu]) -> int:
+    """Local runs in parallel: ``requested`` if given, else one per core, and on GPUs no more
+    than fit their memory (GPU_MEMORY_PER_RUN_MIB each, 90% of every GPU usable)."""
+    if requested:
+        return requested
+    workers = max(1, cpus)
+    if gpus:
+        fit = sum(int(0.9 * g.memory_mib) // GPU_MEMORY_PER_RUN_MIB for g in gpus)
+        workers = max(1, min(workers, fit))
+    return workers
+
+
+def worker_env(
+    base: dict[str, str], slot: int, workers: int, cpus: int, gpus: list[Gpu]
+) -> dict[str, str]:
+    """The environment of the worker process in ``slot`` (0 .. workers-1).
+
+    CPU: each worker gets its share of the cores (XLA's CPU thread pool). GPU: JAX would
+    preallocate 75% of a GPU in every process, so the second worker would run out of memory;
+    workers allocate on demand instead, each capped at its share of its GPU, and are spread
+    over the GPUs round-robin. Settings the user already exported are kept.
+    """
+    env = dict(base)
+    threads = max(1, cpus // max(1, workers))
+    env.setdefault(
+        "XLA_FLAGS",
+        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+        f"intra_op_parallelism_threads={threads}",
+    )
+    if gpus:
+        gpu = gpus[slot % len(gpus)]
+        sharing = -(-workers // len(gpus))  # workers on this GPU at most
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / sharing:.3f}")
+        if len(gpus) > 1:
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu.index)
+    return env
+
+
 def _run_local(
-    jobs: list[tuple[RunSpec, Path, Path]], workers: int, keep_checkpoints: bool
+    jobs: list[tuple[RunSpec, Path, Path]],
+    workers: int,
+    keep_checkpoints: bool,
+    gpus: list[Gpu] | None = None,
 ) -> Iterable[Outcome]:
-    threads_per_worker = max(1, (os.cpu_count() or 1) // max(1, workers))
+    import queue
+
+    gpus = gpus or []
+    cpus = os.cpu_count() or 1
+    slots: queue.Queue[int] = queue.Queue()
+    for i in range(workers):
+        slots.put(i)
 
     def one(job: tuple[RunSpec, Path, Path]) -> Outcome:
         spec, path, dataset = job
-        env = dict(os.environ)
-        # Each worker process gets its share of the cores (XLA's CPU thread pool).
-        env.setdefault(
-            "XLA_FLAGS",
-            f"--xla_cpu_multi_thread_eigen={'true' if threads_per_worker > 1 else 'false'} "
-            f"intra_op_parallelism_threads={threads_per_worker}",
-        )
         cmd = [sys.executable, "-m", "coopo.bench.harness", str(path), str(dataset)]
         if keep_checkpoints:
             cmd.append("--keep-checkpoints")
-        t = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        took = time.perf_counter() - t
+        slot = slots.get()
+        try:
+            env = worker_env(dict(os.environ), slot, workers, cpus, gpus)
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            took = time.perf_counter() - t
+        finally:
+            slots.put(slot)
         if proc.returncode != 0:
             err = path / "error.txt"
             msg = err.read_text().splitlines()[0] if err.is_file() else proc.stderr[-2000:]
@@ -411,9 +495,15 @@ def run_suite(
         f"({backend}); results in {out}"
     )
     jobs.sort(key=lambda j: -j[0].cost)
-    workers = workers or max(1, os.cpu_count() or 1)
     if backend == "local":
-        outcomes = _run_local(jobs, workers, keep_checkpoints)
+        gpus = detect_gpus()
+        workers = plan_workers(workers, os.cpu_count() or 1, gpus)
+        if gpus:
+            console.print(
+                f"{len(gpus)} GPU(s) ({', '.join(sorted({g.name for g in gpus}))}): {workers} "
+                "workers, each allocating GPU memory on demand within its share"
+            )
+        outcomes = _run_local(jobs, workers, keep_checkpoints, gpus)
     elif backend == "ray":
         outcomes = _run_ray(jobs, ray_address, cpus_per_run, gpus_per_run, keep_checkpoints)
     else:

@@ -186,3 +186,58 @@ def test_relocate_points_a_moved_run_at_its_new_paths(tmp_path: Path):
     harness.relocate(tmp_path, tmp_path / "d.npz")
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg == {"dataset": str(tmp_path / "d.npz"), "run_dir": str(tmp_path), "seeds": [0]}
+
+
+# ---------------------------------------------------------------- workers on GPUs
+H100 = harness.Gpu(0, "NVIDIA H100 80GB HBM3", 81559)
+
+
+def test_gpu_workers_allocate_on_demand_within_their_share():
+    env = harness.worker_env({"PATH": "/bin"}, slot=0, workers=4, cpus=16, gpus=[H100])
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)
+    assert "CUDA_VISIBLE_DEVICES" not in env and env["PATH"] == "/bin"
+    # without a GPU nothing GPU-specific is set; the CPU threads are shared out
+    cpu = harness.worker_env({}, slot=0, workers=2, cpus=2, gpus=[])
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in cpu
+    assert "intra_op_parallelism_threads=1" in cpu["XLA_FLAGS"]
+    # the user's own settings win
+    mine = harness.worker_env(
+        {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}, slot=0, workers=4, cpus=16, gpus=[H100]
+    )
+    assert mine["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_workers_are_spread_over_gpus_and_fit_their_memory():
+    second = harness.Gpu(1, "NVIDIA H100 80GB HBM3", 81559)
+    envs = [harness.worker_env({}, i, 4, 16, [H100, second]) for i in range(4)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0", "1"]
+    assert float(envs[0]["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)
+    small = harness.Gpu(0, "small", 6 * 1024)  # 2 runs of 2 GiB fit in 90% of 6 GiB
+    assert harness.plan_workers(0, cpus=16, gpus=[small]) == 2
+    assert harness.plan_workers(0, cpus=16, gpus=[H100]) == 16  # cores bound it here
+    assert harness.plan_workers(0, cpus=2, gpus=[]) == 2
+    assert harness.plan_workers(3, cpus=16, gpus=[small]) == 3  # an explicit --workers is kept
+
+
+def test_the_bench_passes_the_gpu_settings_to_its_workers(tmp_path: Path, monkeypatch):
+    small = harness.Gpu(0, "small", 6 * 1024)
+    monkeypatch.setattr(harness, "detect_gpus", lambda: [small])
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
+    seen: list[dict[str, str]] = []
+    real_run = harness.subprocess.run
+
+    def fake_run(cmd, env=None, **kw):  # stands in for the worker process
+        if "coopo.bench.harness" not in cmd:
+            return real_run(cmd, env=env, **kw)
+        seen.append(env)
+        return harness.subprocess.CompletedProcess(cmd, 1, "", "no worker in this test")
+
+    monkeypatch.setattr(harness.subprocess, "run", fake_run)
+    suite = dataclasses.replace(SMOKE, seeds=(0,))
+    summary = run_suite(suite, tmp_path / "b")
+    assert len(seen) == len(expand(suite)) and len(summary.failed) == len(seen)
+    for env in seen:
+        assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+        assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -292,6 +293,7 @@ def _run_local(
     workers: int,
     keep_checkpoints: bool,
     gpus: list[Gpu] | None = None,
+    watch: RunProgress | None = None,
 ) -> Iterable[Outcome]:
     import queue
 
@@ -307,6 +309,8 @@ def _run_local(
         if keep_checkpoints:
             cmd.append("--keep-checkpoints")
         slot = slots.get()
+        if watch:
+            watch.started(spec, path)
         try:
             env = worker_env(dict(os.environ), slot, workers, cpus, gpus)
             t = time.perf_counter()
@@ -314,6 +318,8 @@ def _run_local(
             took = time.perf_counter() - t
         finally:
             slots.put(slot)
+            if watch:
+                watch.ended(path)
         if proc.returncode != 0:
             err = path / "error.txt"
             msg = err.read_text().splitlines()[0] if err.is_file() else proc.stderr[-2000:]
@@ -419,6 +425,85 @@ def _score_line(path: Path) -> str:
     return f"return {sum(rets) / max(1, len(rets)):.1f}"
 
 
+# ----------------------------------------------------------------------------- progress
+POLL_SECONDS = 2.0
+
+
+def last_record(path: Path) -> dict[str, Any] | None:
+    """The newest record of a run's metrics.jsonl (read from the end), or None."""
+    f = path / "metrics.jsonl"
+    try:
+        with open(f, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 8192))
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line being written
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+class RunProgress:
+    """Runs done out of the total, and for every running local run its phase and env steps
+    (read from its metrics.jsonl every POLL_SECONDS). Shown on a terminal only."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        from coopo.progress import make_progress
+
+        self.bar = make_progress(console)
+        self.overall = self.bar.add_task("runs done", total=total)
+        self.running: dict[Path, tuple[Any, RunSpec]] = {}
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> RunProgress:
+        self.bar.start()
+        if not self.bar.disable:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.bar.stop()
+
+    def started(self, spec: RunSpec, path: Path) -> None:
+        c = spec.config
+        total = c["cycles"] * c["online_steps"] if c["method"] != "offline" else None
+        with self.lock:
+            task = self.bar.add_task(f"  {spec.name}: starting", total=total)
+            self.running[path] = (task, spec)
+
+    def ended(self, path: Path) -> None:
+        with self.lock:
+            task, _ = self.running.pop(path)
+            self.bar.remove_task(task)
+            self.bar.advance(self.overall)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            with self.lock:
+                for path, (task, spec) in self.running.items():
+                    r = last_record(path)
+                    if r is None or "cycle" not in r:
+                        continue
+                    cycles = spec.config["cycles"] if spec.config["method"] == "coopo" else 1
+                    self.bar.update(
+                        task,
+                        completed=r.get("env_steps", 0),
+                        description=f"  {spec.name}: cycle {r['cycle'] + 1}/{cycles} "
+                        f"{r.get('phase', '')}, {r.get('grad_steps', 0)} updates",
+                    )
+
+
 # ----------------------------------------------------------------------------- driver
 @dataclasses.dataclass
 class BenchSummary:
@@ -495,6 +580,7 @@ def run_suite(
         f"({backend}); results in {out}"
     )
     jobs.sort(key=lambda j: -j[0].cost)
+    watch = RunProgress(console, len(jobs))
     if backend == "local":
         gpus = detect_gpus()
         workers = plan_workers(workers, os.cpu_count() or 1, gpus)
@@ -503,21 +589,26 @@ def run_suite(
                 f"{len(gpus)} GPU(s) ({', '.join(sorted({g.name for g in gpus}))}): {workers} "
                 "workers, each allocating GPU memory on demand within its share"
             )
-        outcomes = _run_local(jobs, workers, keep_checkpoints, gpus)
+        outcomes = _run_local(jobs, workers, keep_checkpoints, gpus, watch)
     elif backend == "ray":
         outcomes = _run_ray(jobs, ray_address, cpus_per_run, gpus_per_run, keep_checkpoints)
     else:
         raise BenchError(f"unknown backend {backend!r} (local, ray)")
     summary = BenchSummary(out, len(specs), skipped, [], [])
-    for i, outcome in enumerate(outcomes, 1):
-        spec, ok, msg, took = outcome
-        status = "[green]done[/]" if ok else "[red]FAILED[/]"
-        console.print(
-            f"[{i}/{len(jobs)}] {status} {spec.name} in {took:.0f} s: {msg}", soft_wrap=True
-        )
-        (summary.finished if ok else summary.failed).append(spec.name if ok else (spec.name, msg))  # type: ignore[arg-type]
-        if on_outcome:
-            on_outcome(outcome)
+    with watch:
+        for i, outcome in enumerate(outcomes, 1):
+            spec, ok, msg, took = outcome
+            status = "[green]done[/]" if ok else "[red]FAILED[/]"
+            console.print(
+                f"[{i}/{len(jobs)}] {status} {spec.name} in {took:.0f} s: {msg}", soft_wrap=True
+            )
+            if backend != "local":  # local runs advance it as their processes end
+                watch.bar.advance(watch.overall)
+            (summary.finished if ok else summary.failed).append(
+                spec.name if ok else (spec.name, msg)  # type: ignore[arg-type]
+            )
+            if on_outcome:
+                on_outcome(outcome)
     if summary.failed:
         console.print(
             f"[red]{len(summary.failed)} runs failed[/]; see error.txt in their run directories"

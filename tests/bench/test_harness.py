@@ -241,3 +241,39 @@ def test_the_bench_passes_the_gpu_settings_to_its_workers(tmp_path: Path, monkey
     for env in seen:
         assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
         assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)
+
+
+def test_bench_progress_shows_runs_done_and_each_runs_phase_on_a_terminal(
+    tmp_path: Path, monkeypatch
+):
+    import io
+    import re
+    import time
+
+    from rich.console import Console
+
+    monkeypatch.setattr(harness, "POLL_SECONDS", 0.05)
+    real_run = harness.subprocess.run
+
+    def fake_worker(cmd, env=None, **kw):  # a run that logs one record, then finishes
+        if "coopo.bench.harness" not in cmd:
+            return real_run(cmd, env=env, **kw)
+        path = Path(cmd[3])
+        record = {"seed": 0, "cycle": 1, "phase": "online", "env_steps": 150, "grad_steps": 7}
+        (path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+        time.sleep(0.5)
+        (path / "results.json").write_text(json.dumps({"final_return": {"0": 1.0}}))
+        return harness.subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(harness.subprocess, "run", fake_worker)
+    suite = dataclasses.replace(SMOKE, seeds=(0,))
+    n = len(expand(suite))
+    for terminal in (True, False):
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=terminal, width=160)
+        summary = run_suite(suite, tmp_path / f"b{terminal}", workers=1, console=console)
+        assert len(summary.finished) == n
+        out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())  # colours off
+        assert (f"{n}/{n}" in out and "runs done" in out) == terminal
+        assert ("cycle 2/2 online, 7 updates" in out) == terminal
+        assert f"[{n}/{n}] done" in out  # the result lines are printed either way

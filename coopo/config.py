@@ -11,7 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+<<<<<<< HEAD
 from coopo.algorithms import Learner, config_errors
+=======
+from coopo import extras
+>>>>>>> 4408eff (--wandb without the wandb extra is refused by config validation, before any dataset is built or run directory written)
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ONLINE_OPTIMIZERS
@@ -214,6 +218,11 @@ def validate_config(cfg: TrainConfig) -> None:
         f"method {cfg.method!r} needs a dataset",
     )
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
+    need(
+        not cfg.wandb or extras.available("wandb"),
+        "wandb",
+        "needs the 'wandb' extra: pip install 'coopo[wandb]'",
+    )
     for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
         algo_cfg = cfg.algo_config(algo)
         for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):

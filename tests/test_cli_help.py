@@ -84,3 +84,15 @@ def test_core_modules_do_not_import_the_extras():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_wandb_without_its_extra_is_refused_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    run = tmp_path / "run"
+    argv = ["train", "--preset", "smoke", "--wandb", "--run-dir", str(run), "--no-progress"]
+    code, out = run_cli(argv, capsys)
+    assert code == 1 and "--wandb" in out and "pip install 'coopo[wandb]'" in out
+    assert len([line for line in out.splitlines() if line.strip()]) == 1
+    assert not run.exists()

@@ -11,11 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-<<<<<<< HEAD
-from coopo.algorithms import Learner, config_errors
-=======
 from coopo import extras
->>>>>>> 4408eff (--wandb without the wandb extra is refused by config validation, before any dataset is built or run directory written)
+from coopo.algorithms import Learner, config_errors
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ONLINE_OPTIMIZERS

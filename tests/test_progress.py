@@ -34,3 +34,21 @@ def test_progress_can_be_turned_off(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(progress, "default_console", lambda: console_into(buf, True))
     build_dataset("InvertedPendulum-v5", "random", size=50, seed=0, progress=False)
     assert buf.getvalue() == ""
+
+
+def test_behaviour_training_shows_progress_on_a_terminal(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    from coopo.data.behaviour import train_behaviour
+
+    buf = io.StringIO()
+    monkeypatch.setattr(progress, "default_console", lambda: console_into(buf, True))
+    train_behaviour(
+        "InvertedPendulum-v5",
+        target_return=1.0,
+        out_dir=tmp_path,
+        max_steps=2_000,
+        eval_every=1_000,
+        eval_episodes=1,
+    )
+    out = buf.getvalue()
+    assert "training InvertedPendulum-v5 behaviour policy (SAC)" in out
+    assert "target 1" in out and "1000/2000" in out

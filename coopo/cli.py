@@ -232,7 +232,7 @@ def _data_build(argv: list[str]) -> int:
             dest = write_npz(ds, out or f"{task_name(env_id)}-{Path(behaviour).stem}.npz")
         console.print(f"wrote {ds.size} transitions to {dest}")
 
-    from coopo.data.recipes import QUALITIES, TASKS
+    from coopo.recipes import QUALITIES, TASKS
 
     recipes = ", ".join(f"{t}-{q}" for t in TASKS for q in QUALITIES)
     description = (

@@ -9,7 +9,7 @@ import pytest
 
 from coopo.bench.suites import SUITES
 from coopo.cli import main
-from coopo.data.recipes import QUALITIES, TASKS
+from coopo.recipes import QUALITIES, TASKS
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

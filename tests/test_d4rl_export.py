@@ -42,7 +42,7 @@ def test_d3rlpy_builds_an_mdpdataset_from_a_recipe_export_and_trains(tmp_path: P
         "d3rlpy",
         reason="d3rlpy is only in the bench extra: pip install -e '.[bench]' in a separate env",
     )
-    from coopo.data.recipes import DEFAULT_SIZE, build_recipe
+    from coopo.recipes import DEFAULT_SIZE, build_recipe
 
     # Full size by default, as users export it; COOPO_D4RL_EXPORT_SIZE makes it quicker.
     size = int(os.environ.get("COOPO_D4RL_EXPORT_SIZE", DEFAULT_SIZE))

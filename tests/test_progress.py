@@ -37,7 +37,7 @@ def test_progress_can_be_turned_off(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_behaviour_training_shows_progress_on_a_terminal(tmp_path, monkeypatch: pytest.MonkeyPatch):
-    from coopo.data.behaviour import train_behaviour
+    from coopo.recipes.behaviour import train_behaviour
 
     buf = io.StringIO()
     monkeypatch.setattr(progress, "default_console", lambda: console_into(buf, True))

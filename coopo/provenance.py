@@ -1,7 +1,9 @@
 """What made a result: package versions, coopo's git commit, the CPU and the GPU.
 
 :func:`collect` returns one JSON-ready dict; dataset metadata (``extra['provenance']``) and
-benchmark result files record it, so a number can be traced to the software and the host that
+benchmark result files record it, and every run directory keeps one per invocation
+(``provenance.json``; :func:`record_run`, which ``coopo resume`` uses to warn when the
+software or the host changed), so a number can be traced to the software and the host that
 produced it. Hosts of the same size differ (vector units, clock), so the CPU model and its
 vector flags are part of it. :func:`differences` compares two records field by field.
 
@@ -11,6 +13,7 @@ Nothing here starts JAX's backends (no accelerator memory is taken just to descr
 from __future__ import annotations
 
 import functools
+import json
 import os
 import platform
 import subprocess
@@ -144,3 +147,18 @@ def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [
         f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
     ]
+
+
+FILE = "provenance.json"
+"""In a run directory: one record per invocation (the training, then every resume)."""
+
+
+def record_run(run_dir: Path) -> list[str]:
+    """Append this invocation's record to ``RUN_DIR/provenance.json``; return how it differs
+    from the record of the run's first invocation ([] for a new run or the same software and
+    host)."""
+    path = Path(run_dir) / FILE
+    records: list[dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else []
+    now = collect()
+    path.write_text(json.dumps([*records, now], indent=1))
+    return differences(records[0], now) if records else []

@@ -25,9 +25,10 @@ from typing import Any
 
 import jax
 from rich.console import Console
+from rich.markup import escape
 
 from coopo import checkpoint as ckpt
-from coopo import phases
+from coopo import phases, provenance
 from coopo.buffers import replay_init
 from coopo.config import TrainConfig, algorithm, config_from_dict, config_to_dict, validate_config
 from coopo.evaluation import Evaluation, task_name
@@ -268,6 +269,7 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
     info = trainer.setup.dataset_info
     (run_dir / "dataset.json").write_text(json.dumps(info, indent=1, default=str))
+    provenance.record_run(run_dir)
     try:
         return trainer.run(trainer.init_state(), ckpt.Counters(), cfg.max_phases)
     finally:
@@ -288,6 +290,13 @@ def resume(run_dir: str | Path, max_phases: int = 0, console: Console | None = N
             f"{run_dir} has no checkpoint yet; start it again with `coopo train`"
         )
     trainer = Trainer(cfg, run_dir, console)
+    changed = provenance.record_run(run_dir)
+    if changed:  # the run goes on, but its results may not equal an unbroken run's
+        trainer.console.print(
+            "[yellow]warning[/]: resuming with other software or on another host than this run"
+            " started with (provenance.json): " + escape("; ".join(changed)),
+            soft_wrap=True,
+        )
     try:
         state, counters = ckpt.restore(path, trainer.init_state())
         return trainer.run(state, counters, max_phases)

@@ -60,3 +60,28 @@ def test_built_datasets_record_provenance_through_a_round_trip(tmp_path: Path):
     assert record["versions"]["gymnasium"] and record["host"]["cpu"]["model"]
     back = read_minari(write_minari(ds, "t/prov-v0", tmp_path))
     assert back.metadata.extra["provenance"] == json.loads(json.dumps(record))
+
+
+def test_run_directories_record_provenance_and_resume_warns_when_it_differs(tmp_path: Path):
+    import io
+
+    from rich.console import Console
+
+    from coopo.runner import resume, train
+
+    from .conftest import cfg
+
+    run = tmp_path / "run"
+    assert not train(cfg(tmp_path, "run", cycles=1, max_phases=1)).finished
+    records = json.loads((run / "provenance.json").read_text())
+    assert len(records) == 1 and records[0]["versions"]["jax"]
+    # as if the run had started under another jax on another CPU
+    records[0]["versions"]["jax"] = "0.0.1"
+    records[0]["host"]["cpu"]["model"] = "Some Other CPU"
+    (run / "provenance.json").write_text(json.dumps(records))
+    buf = io.StringIO()
+    assert resume(run, console=Console(file=buf, width=300)).finished
+    out = buf.getvalue()
+    assert "warning" in out and "versions.jax: 0.0.1 ->" in out
+    assert "host.cpu.model: Some Other CPU ->" in out
+    assert len(json.loads((run / "provenance.json").read_text())) == 2

@@ -167,7 +167,7 @@ def cpu_model() -> str:
 
 
 def versions() -> dict[str, str]:
-    from coopo.provenance import package_versions
+    from coopo.resume_check import package_versions
 
     v = package_versions()
     from importlib import metadata

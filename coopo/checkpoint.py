@@ -64,7 +64,7 @@ class Counters:
     next_phase: int = 0
     env_steps: int = 0  # online env steps per seed
     grad_steps: int = 0  # all gradient updates (offline + online)
-    progress_steps: int = 0  # offline updates + online env steps: the TensorBoard x-axis
+    progress_steps: int = 0  # offline updates + online env steps: the progress bar
     eval_round: int = 0
     holder: str = ""  # which phase kind holds the newest policy: '', 'offline', 'online'
     metrics_lines: int = 0  # lines of metrics.jsonl written when this checkpoint was taken

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from coopo import extras
 from coopo.algorithms import Learner, config_errors
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
@@ -113,6 +114,16 @@ class RunConfig:
     """Stop, resumably, after this many phases in this invocation (0: run to the end)."""
     progress: bool = True
     """Show a live progress display."""
+    wandb: bool = False
+    """Also log to Weights & Biases (pip install 'coopo[wandb]'; WANDB_MODE=offline needs no network)."""
+    wandb_project: str = "coopo"
+    """W&B project."""
+    wandb_entity: str | None = None
+    """W&B entity (user or team; default: your default entity)."""
+    wandb_group: str = ""
+    """W&B group of the seeds' runs (default: the run directory's name)."""
+    wandb_tags: tuple[str, ...] = ()
+    """W&B tags."""
     network: NetworkConfig = NetworkConfig()
 
     def algo_config(self, name: str) -> Any:
@@ -210,6 +221,11 @@ def validate_config(cfg: TrainConfig) -> None:
         f"method {cfg.method!r} needs a dataset",
     )
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
+    need(
+        not cfg.wandb or extras.available("wandb"),
+        "wandb",
+        "needs the 'wandb' extra: pip install 'coopo[wandb]'",
+    )
     for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
         algo_cfg = cfg.algo_config(algo)
         for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):

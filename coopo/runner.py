@@ -29,12 +29,14 @@ from typing import Any
 
 import jax
 from rich.console import Console
+from rich.markup import escape
 
 from coopo import checkpoint as ckpt
-from coopo import phases, provenance
+from coopo import phases, provenance, resume_check
 from coopo.buffers import replay_init
 from coopo.config import TrainConfig, algorithm, config_from_dict, config_to_dict, validate_config
 from coopo.evaluation import Evaluation, task_name
+from coopo.logger import WandbOptions
 from coopo.monitor import RunMonitor, TrainingDiverged
 from coopo.phases import PhaseHooks, RunState
 from coopo.phases.offline import OfflinePhase
@@ -104,7 +106,9 @@ class Trainer:
         self.evaluator = setup.make_evaluator()
         self.last: Evaluation | None = None  # the newest evaluation
         has_ref = setup.ref_scores[0] is not None
-        self.monitor = RunMonitor(run_dir, self.seeds, cfg.cycles, has_ref, self.console)
+        self.monitor = RunMonitor(
+            run_dir, self.seeds, cfg.cycles, has_ref, self.console, wandb_options(cfg)
+        )
         self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
 
     def init_state(self) -> RunState:
@@ -282,6 +286,15 @@ def write_results(
     (run_dir / "results.json").write_text(json.dumps(summary, indent=1))
 
 
+def wandb_options(cfg: TrainConfig) -> WandbOptions | None:
+    """Where --wandb sends the run (None without --wandb)."""
+    if not cfg.wandb:
+        return None
+    return WandbOptions(
+        cfg.wandb_project, cfg.wandb_entity, cfg.wandb_group, cfg.wandb_tags, config_to_dict(cfg)
+    )
+
+
 def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     """Run ``cfg`` in a new run directory (``cfg.run_dir`` or ``runs/<time>-<method>-<env>``)."""
     validate_config(cfg)
@@ -297,7 +310,8 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
     info = trainer.setup.dataset_info
     (run_dir / "dataset.json").write_text(json.dumps(info, indent=1, default=str))
-    provenance.record(run_dir)
+    resume_check.record(run_dir)
+    provenance.record_run(run_dir)
     try:
         return trainer.run(trainer.init_state(), ckpt.Counters(), cfg.max_phases)
     except KeyboardInterrupt as e:
@@ -330,7 +344,14 @@ def resume(
         trainer.close()
         raise
     try:
-        provenance.check_resume(run_dir, trainer.setup.dataset_info, force, trainer.console.print)
+        resume_check.check_resume(run_dir, trainer.setup.dataset_info, force, trainer.console.print)
+        changed = provenance.record_run(run_dir)
+        if changed:  # the run goes on, but its results may not equal an unbroken run's
+            trainer.console.print(
+                "[yellow]warning[/]: resuming with other software or on another host than this run"
+                " started with (provenance.json): " + escape("; ".join(changed)),
+                soft_wrap=True,
+            )
         template = jax.eval_shape(trainer.init_state)  # shapes only: no second state in memory
         state, counters, _ = ckpt.restore_latest(run_dir, template, trainer.console.print)
         return trainer.run(state, counters, max_phases)

@@ -22,7 +22,7 @@ from coopo import checkpoint as ckpt
 from coopo import data
 from coopo.cli import main
 from coopo.config import PRESETS
-from coopo.provenance import ResumeMismatch, package_versions
+from coopo.resume_check import ResumeMismatch, package_versions
 from coopo.runlock import RunLock, RunLocked
 from coopo.runner import resume, train
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from coopo.bench import stats
 from coopo.bench.stats import Curve
+from coopo.bench.styles import cycle_switches, method_styles
 
 SCORE = "eval/normalized_score"
 DRIFT = "eval/data_action_mse"
@@ -259,10 +260,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _colors(methods: list[str]) -> dict[str, Any]:
-    import seaborn as sns
-
-    palette = sns.color_palette("colorblind", len(methods))
-    return dict(zip(methods, palette, strict=True))
+    return {m: style["color"] for m, style in method_styles(methods).items()}
 
 
 def _curve_band(
@@ -283,11 +281,13 @@ def fig_learning_curves(
 ) -> Path:
     plt = _plt()
     ds = res.datasets
-    colors = _colors(res.methods)
+    styles = method_styles(res.methods)
     rows_of_legend = math.ceil(len(res.methods) / 5)
     fig, axes = plt.subplots(
         1, len(ds), figsize=(max(7.0, 4.2 * len(ds)), 3.4 + 0.3 * rows_of_legend), squeeze=False
     )
+    switches: set[int] = set()
+    drew_switches = False
     for ax, d in zip(axes[0], ds, strict=True):
         for m in res.methods:
             runs = res.select(d, m)
@@ -296,8 +296,23 @@ def fig_learning_curves(
             if key is not None and not any(key in row for r in runs for row in r.rows):
                 continue
             grid, mean, lo, hi = _curve_band(runs, key)
-            ax.step(grid / 1000, mean, where="post", color=colors[m], label=m, lw=1.6)
-            ax.fill_between(grid / 1000, lo, hi, step="post", color=colors[m], alpha=0.18)
+            st = styles[m]
+            ax.step(
+                grid / 1000,
+                mean,
+                where="post",
+                color=st["color"],
+                linestyle=st["linestyle"],
+                label=m,
+                lw=1.6,
+            )
+            ax.fill_between(grid / 1000, lo, hi, step="post", color=st["color"], alpha=0.14)
+            if runs[0].config.get("method") == "coopo":  # where it went back to the dataset
+                switches.update(x for r in runs for x in cycle_switches(r.rows))
+        for x in sorted(switches):
+            ax.axvline(x / 1000, color="0.45", lw=0.8, linestyle=(0, (2, 3)), zorder=0)
+            drew_switches = True
+        switches.clear()
         ax.set_title(d)
         ax.set_xlabel("online env steps (thousands)")
         ax.grid(alpha=0.3)
@@ -308,6 +323,9 @@ def fig_learning_curves(
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
+    if drew_switches:
+        handles.append(plt.Line2D([0], [0], color="0.45", lw=0.8, linestyle=(0, (2, 3))))
+        labels.append("COOPO back to the dataset (cycle switch)")
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.tight_layout(rect=(0, 0.07 * rows_of_legend + 0.02, 1, 1))
     return _save(fig, path)
@@ -325,19 +343,25 @@ def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | No
     taus = np.linspace(min(0.0, float(allv.min())), float(allv.max()) + 1, 81)
     profiles, cis = stats.performance_profile(scores, taus)
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    colors = _colors(res.methods)
+    styles = method_styles(res.methods)
+    colors = {m: styles[m]["color"] for m in methods}
     plot_utils.plot_performance_profiles(
         profiles,
         taus,
         performance_profile_cis=cis,
-        colors={m: colors[m] for m in methods},
+        colors=colors,
+        linestyles={m: styles[m]["linestyle"] for m in methods},
         xlabel="normalized score τ",
         ylabel="fraction of runs with score > τ",
         ax=ax,
         labelsize="medium",
         ticklabelsize="small",
     )
-    ax.legend([plt.Line2D([0], [0], color=colors[m]) for m in methods], methods, fontsize=8)
+    ax.legend(
+        [plt.Line2D([0], [0], color=colors[m], linestyle=styles[m]["linestyle"]) for m in methods],
+        methods,
+        fontsize=8,
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -636,7 +660,7 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
         else f"coopo bench {s.get('name')}"
     )
     md += [
-        f"- **Command:** `{command}`, then `coopo report {res.root}`",
+        "- **Command:** (the block below; one command per line, as run)",
         f"- **Budgets:** {s.get('budget_note', '')}",
         f"- **Datasets:** {', '.join(res.datasets)}",
         f"- **Seeds:** {len(set(r.seed for r in res.runs))} per method and dataset "
@@ -652,6 +676,8 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
             f"- **Incomplete:** {len(res.missing)} runs unfinished, {len(res.failed)} failed: "
             + ", ".join(res.missing + res.failed)
         ]
+    # A fenced block keeps every command on its own line in the HTML too.
+    md += ["", "```", *command.splitlines(), f"coopo report {res.root}", "```"]
     notes = res.root / "NOTES.md"
     if notes.is_file():
         md += ["", "## Notes on this run", "", notes.read_text().strip()]
@@ -828,11 +854,12 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
 def _html(md_text: str, folder: Path, title: str) -> str:
     import markdown
 
-    body = markdown.markdown(md_text, extensions=["tables"])
+    body = markdown.markdown(md_text, extensions=["tables", "fenced_code"])
     for png in folder.glob("*.png"):
         body = body.replace(f'src="{png.name}"', f'src="{_data_uri(png)}"')
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "pre{background:#f3f3f3;padding:0.6em;overflow-x:auto;white-space:pre}"
         "table{border-collapse:collapse;margin:0.5em 0;font-size:0.9em}"
         "td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}"
         "img{max-width:100%}code{background:#f3f3f3;padding:1px 3px}"

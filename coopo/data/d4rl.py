@@ -7,7 +7,8 @@ and optional ``next_observations``. A time-out step is *truncated*, not terminal
 are dropped; the step before each dropped one is then marked truncated.
 
 Write: the same keys (all float32 / bool, gzip), plus coopo's metadata as a JSON attribute so
-a round trip keeps it; d3rlpy and CORL read these files as they read D4RL's.
+a round trip keeps it. As in D4RL's files, ``terminals`` and ``timeouts`` are never both set on
+one row, so d3rlpy's ``MDPDataset`` and CORL read these files as they read D4RL's.
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ def write_d4rl(ds: Dataset, path: str | os.PathLike[str]) -> Path:
         f.create_dataset("actions", data=ds.actions, **kw)
         f.create_dataset("rewards", data=ds.rewards, **kw)
         f.create_dataset("terminals", data=ds.terminated, **kw)
-        f.create_dataset("timeouts", data=ds.truncated, **kw)
+        # D4RL's convention: a step that terminates is never also a timeout (an episode that
+        # fails on its last allowed step is terminal). d3rlpy's MDPDataset refuses files with
+        # both set; the time limit is not needed to bootstrap a terminal step.
+        f.create_dataset("timeouts", data=ds.truncated & ~ds.terminated, **kw)
         f.attrs[META_ATTR] = json.dumps(ds.metadata.to_json())
     os.replace(tmp, path)
     return path

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from coopo import extras
 from coopo.data.dataset import (
     Dataset,
     DatasetError,
@@ -70,10 +72,15 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
             raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
     except (OSError, ValueError) as e:
         raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
-    if meta.get("data_format", "hdf5") != "hdf5":
-        raise DatasetError(
-            str(meta_path), "data_format", f"only 'hdf5' is supported, got {meta['data_format']!r}"
-        )
+    fmt = meta.get("data_format", "hdf5")
+    if fmt != "hdf5":  # another backend (arrow): through the minari package
+        if not extras.available("minari"):
+            raise DatasetError(
+                str(meta_path),
+                "data_format",
+                f"{fmt!r} datasets are read through the minari package: pip install 'coopo[minari]'",
+            )
+        return _assemble(str(d / "data"), meta, d, _package_episodes(d))
     src = str(data_path)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
     try:
@@ -180,6 +187,93 @@ def _read_episode(src: str, f: h5py.File, name: str) -> dict[str, np.ndarray]:
         "te": te,
         "tr": tr,
     }
+
+
+def read_with_minari(directory: str | os.PathLike[str]) -> Dataset:
+    """Read a Minari dataset directory through the ``minari`` package, whatever its backend."""
+    extras.require("minari", "reading a Minari dataset through the minari package")
+    d = Path(directory)
+    meta = json.loads((d / "data" / "metadata.json").read_text())
+    return _assemble(str(d / "data"), meta, d, _package_episodes(d))
+
+
+Episode = tuple[str, Any, Any, Any, Any, Any]  # name, observations (T+1), actions, rewards, te, tr
+
+
+def _package_episodes(d: Path) -> Iterator[Episode]:
+    from minari import MinariDataset
+
+    try:
+        dataset = MinariDataset(d / "data")
+    except Exception as e:  # the package's own reason (backend missing, bad metadata, ...)
+        raise DatasetError(str(d / "data"), None, f"minari cannot open it ({e})") from e
+    for ep in dataset.iterate_episodes():
+        yield (
+            f"episode_{ep.id}",
+            ep.observations,
+            ep.actions,
+            ep.rewards,
+            ep.terminations,
+            ep.truncations,
+        )
+
+
+def _assemble(src: str, meta: dict[str, Any], d: Path, episodes: Iterable[Episode]) -> Dataset:
+    # Over 60 lines: the Minari layout field by field, each with its own validation error.
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
+    for name, obs, actions, rewards, te, tr in episodes:
+        if not isinstance(obs, np.ndarray) or obs.ndim != 2:
+            raise DatasetError(
+                src, f"{name}/observations", "only flat Box observations are supported"
+            )
+        t = len(actions)
+        if obs.shape[0] != t + 1:
+            raise DatasetError(
+                src, f"{name}/observations", f"expected {t + 1} rows (T+1), got {obs.shape[0]}"
+            )
+        parts["o"].append(obs[:-1])
+        parts["no"].append(obs[1:])
+        parts["a"].append(np.asarray(actions))
+        parts["r"].append(np.asarray(rewards))
+        te = flags(src, f"{name}/terminations", te)
+        tr = flags(src, f"{name}/truncations", tr)
+        if t and not (te[-1] or tr[-1]):
+            tr = tr.copy()
+            tr[-1] = True  # an episode group is a whole episode: its last step ends it
+        parts["te"].append(te)
+        parts["tr"].append(tr)
+    if not parts["o"]:
+        raise DatasetError(src, None, "no episodes")
+    env_spec = meta.get("env_spec")
+    env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
+    if isinstance(env_spec, str):
+        spec = json.loads(env_spec)
+        env_id, env_kwargs = spec.get("id", ""), spec.get("kwargs", {}) or {}
+    extra = meta.get("coopo", {}) if isinstance(meta.get("coopo"), dict) else {}
+    act_space = (
+        json.loads(meta["action_space"]) if isinstance(meta.get("action_space"), str) else {}
+    )
+    metadata = DatasetMetadata(
+        env_id=env_id,
+        env_kwargs=env_kwargs,
+        ref_min_score=meta.get("ref_min_score"),
+        ref_max_score=meta.get("ref_max_score"),
+        dataset_id=meta.get("dataset_id", ""),
+        source=str(d),
+        action_low=tuple(act_space["low"]) if "low" in act_space else None,
+        action_high=tuple(act_space["high"]) if "high" in act_space else None,
+        extra=extra,
+    )
+    return make_dataset(
+        src,
+        metadata,
+        observations=np.concatenate(parts["o"]),
+        actions=np.concatenate(parts["a"]),
+        rewards=np.concatenate(parts["r"]),
+        next_observations=np.concatenate(parts["no"]),
+        terminated=np.concatenate(parts["te"]),
+        truncated=np.concatenate(parts["tr"]),
+    )
 
 
 def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | None = None) -> Path:

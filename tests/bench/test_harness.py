@@ -68,6 +68,9 @@ def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys)
     assert not (run / "checkpoints").exists() and (run / "metrics.jsonl").is_file()
     timing = json.loads((run / "wall_time.json").read_text())
     assert timing["seconds"] > 0 and timing["invocations"] == 1 and len(timing["hosts"]) == 1
+    host = timing["provenance"]["host"]
+    assert host["cpu"]["model"] and isinstance(host["cpu"]["vector_flags"], list)
+    assert timing["provenance"]["versions"]["jax"]
     assert "| ran on |" in report
 
     capsys.readouterr()
@@ -183,3 +186,94 @@ def test_relocate_points_a_moved_run_at_its_new_paths(tmp_path: Path):
     harness.relocate(tmp_path, tmp_path / "d.npz")
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg == {"dataset": str(tmp_path / "d.npz"), "run_dir": str(tmp_path), "seeds": [0]}
+
+
+# ---------------------------------------------------------------- workers on GPUs
+H100 = harness.Gpu(0, "NVIDIA H100 80GB HBM3", 81559)
+
+
+def test_gpu_workers_allocate_on_demand_within_their_share():
+    env = harness.worker_env({"PATH": "/bin"}, slot=0, workers=4, cpus=16, gpus=[H100])
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)
+    assert "CUDA_VISIBLE_DEVICES" not in env and env["PATH"] == "/bin"
+    # without a GPU nothing GPU-specific is set; the CPU threads are shared out
+    cpu = harness.worker_env({}, slot=0, workers=2, cpus=2, gpus=[])
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in cpu
+    assert "intra_op_parallelism_threads=1" in cpu["XLA_FLAGS"]
+    # the user's own settings win
+    mine = harness.worker_env(
+        {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}, slot=0, workers=4, cpus=16, gpus=[H100]
+    )
+    assert mine["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_workers_are_spread_over_gpus_and_fit_their_memory():
+    second = harness.Gpu(1, "NVIDIA H100 80GB HBM3", 81559)
+    envs = [harness.worker_env({}, i, 4, 16, [H100, second]) for i in range(4)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0", "1"]
+    assert float(envs[0]["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)
+    small = harness.Gpu(0, "small", 6 * 1024)  # 2 runs of 2 GiB fit in 90% of 6 GiB
+    assert harness.plan_workers(0, cpus=16, gpus=[small]) == 2
+    assert harness.plan_workers(0, cpus=16, gpus=[H100]) == 16  # cores bound it here
+    assert harness.plan_workers(0, cpus=2, gpus=[]) == 2
+    assert harness.plan_workers(3, cpus=16, gpus=[small]) == 3  # an explicit --workers is kept
+
+
+def test_the_bench_passes_the_gpu_settings_to_its_workers(tmp_path: Path, monkeypatch):
+    small = harness.Gpu(0, "small", 6 * 1024)
+    monkeypatch.setattr(harness, "detect_gpus", lambda: [small])
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
+    seen: list[dict[str, str]] = []
+    real_run = harness.subprocess.run
+
+    def fake_run(cmd, env=None, **kw):  # stands in for the worker process
+        if "coopo.bench.harness" not in cmd:
+            return real_run(cmd, env=env, **kw)
+        seen.append(env)
+        return harness.subprocess.CompletedProcess(cmd, 1, "", "no worker in this test")
+
+    monkeypatch.setattr(harness.subprocess, "run", fake_run)
+    suite = dataclasses.replace(SMOKE, seeds=(0,))
+    summary = run_suite(suite, tmp_path / "b")
+    assert len(seen) == len(expand(suite)) and len(summary.failed) == len(seen)
+    for env in seen:
+        assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+        assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)
+
+
+def test_bench_progress_shows_runs_done_and_each_runs_phase_on_a_terminal(
+    tmp_path: Path, monkeypatch
+):
+    import io
+    import re
+    import time
+
+    from rich.console import Console
+
+    monkeypatch.setattr(harness, "POLL_SECONDS", 0.05)
+    real_run = harness.subprocess.run
+
+    def fake_worker(cmd, env=None, **kw):  # a run that logs one record, then finishes
+        if "coopo.bench.harness" not in cmd:
+            return real_run(cmd, env=env, **kw)
+        path = Path(cmd[3])
+        record = {"seed": 0, "cycle": 1, "phase": "online", "env_steps": 150, "grad_steps": 7}
+        (path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+        time.sleep(0.5)
+        (path / "results.json").write_text(json.dumps({"final_return": {"0": 1.0}}))
+        return harness.subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(harness.subprocess, "run", fake_worker)
+    suite = dataclasses.replace(SMOKE, seeds=(0,))
+    n = len(expand(suite))
+    for terminal in (True, False):
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=terminal, width=160)
+        summary = run_suite(suite, tmp_path / f"b{terminal}", workers=1, console=console)
+        assert len(summary.finished) == n
+        out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())  # colours off
+        assert (f"{n}/{n}" in out and "runs done" in out) == terminal
+        assert ("cycle 2/2 online, 7 updates" in out) == terminal
+        assert f"[{n}/{n}] done" in out  # the result lines are printed either way

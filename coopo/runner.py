@@ -156,6 +156,16 @@ class Trainer:
             ds.metadata.ref_min_score if ds else None,
             ds.metadata.ref_max_score if ds else None,
         )
+        if ds is not None and self.dataset_info is not None:
+            # The data's own level (mean episode return, normalised like every evaluation):
+            # the reference line a report puts next to the scores.
+            rets = ds.episode_returns()
+            if len(rets):
+                self.dataset_info["episode_return_mean"] = float(rets.mean())
+                if self.ref_min is not None:
+                    self.dataset_info["normalized_return"] = float(
+                        normalized_score(rets.mean(), self.ref_min, self.ref_max)
+                    )
         if ds is not None and cfg.normalize_observations:
             self.normalizer = Normalizer.fit(ds.observations)
         else:

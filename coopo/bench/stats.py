@@ -297,9 +297,10 @@ def paired_difference(x: np.ndarray, y: np.ndarray) -> PairedDifference:
         return PairedDifference(
             float(np.mean(d)) if len(d) else float("nan"), *[float("nan")] * 3, len(d)
         )
-    if np.all(d == d[0]):  # no spread: the interval is the point, the test is degenerate
-        p = 1.0 if d[0] == 0 else 0.0
-        return PairedDifference(float(d[0]), float(d[0]), float(d[0]), p, len(d))
+    if np.ptp(d) <= 1e-9 * max(1.0, float(np.abs(d).max())):
+        # No spread (up to rounding): the interval is the point, the test is degenerate.
+        m = float(d.mean())
+        return PairedDifference(m, m, m, 1.0 if m == 0 else 0.0, len(d))
     res = st.ttest_rel(x, y)
     ci = res.confidence_interval(CONFIDENCE)
     return PairedDifference(

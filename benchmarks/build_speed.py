@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from coopo.data.builder import build_dataset
-from coopo.data.recipes import MEDIUM_NOISE, TASKS, shipped_policy
+from coopo.recipes import MEDIUM_NOISE, TASKS, shipped_policy
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from coopo.data.recipes import QUALITIES, TASKS, build_recipe, shipped_policy
 from coopo.evaluation import D4RL_REFERENCE_SCORES, normalized_score
+from coopo.recipes import QUALITIES, TASKS, build_recipe, shipped_policy
 
 RESULTS = Path(__file__).parent / "results"
 # (transitions, mean episode return, normalised) of the D4RL v2 datasets (shared/REFERENCE.md)
@@ -94,7 +94,7 @@ def main() -> None:
             expert_arg = str(expert) if expert and expert.is_file() else None
             if quality == "medium-replay" and args.replay_dir:
                 from coopo.data import read_npz
-                from coopo.data.recipes import reference_return
+                from coopo.recipes import reference_return
 
                 ds = read_npz(args.replay_dir / task / "replay.npz")
                 d4 = D4RL_REFERENCE_SCORES[task]

@@ -4,11 +4,10 @@ The Python API: :func:`train` (a :class:`TrainConfig`), :func:`resume`, :func:`l
 and :mod:`coopo.data` (``coopo.data.load(path_or_id)``).
 """
 
-__version__ = "0.1.0"
-
 from coopo import data  # noqa: E402
 from coopo.config import TrainConfig  # noqa: E402
 from coopo.policy import load_policy  # noqa: E402
 from coopo.runner import resume, train  # noqa: E402
+from coopo.version import __version__
 
 __all__ = ["TrainConfig", "__version__", "data", "load_policy", "resume", "train"]

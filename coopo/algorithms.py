@@ -1,14 +1,17 @@
 """The two plug-in points: offline algorithms and online optimizers.
 
-Both are plain modules that satisfy :class:`Learner`: a frozen ``Config`` dataclass and pure
-functions over an immutable state pytree. Phases talk to them only through this protocol, and
+Both are plain modules that satisfy :class:`Learner`: a ``NAME``, a frozen ``Config``
+dataclass and pure functions over an immutable state pytree; each registry
+(:data:`coopo.offline.OFFLINE_ALGORITHMS`, :data:`coopo.online.ONLINE_OPTIMIZERS`) is one line
+per module, and the run configuration derives its per-algorithm options from them. An
+on-policy optimizer also satisfies :class:`RolloutLearner`. Phases talk to them only through this protocol, and
 hand over a :class:`PolicyHandoff` (a typed value, never a shared mutable object) at every
 phase boundary.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 from flax import struct
@@ -58,6 +61,36 @@ class Learner(Protocol):
 # Offline algorithms and online optimizers share the protocol; the names document the role.
 OfflineAlgorithm = Learner
 OnlineOptimizer = Learner
+
+
+@runtime_checkable
+class RolloutLearner(Learner, Protocol):
+    """An on-policy online optimizer (PPO): it learns from the rollout it has just collected,
+    not from a replay buffer. The online phase collects ``rollout_steps(config)`` env steps
+    per seed, then calls ``update_rollout`` once; a module that has these three functions is
+    run this way (:class:`coopo.phases.online.OnPolicyUpdates`)."""
+
+    def rollout_steps(self, config: Any) -> int:
+        """Env steps per seed in one rollout."""
+        ...
+
+    def updates_per_rollout(self, config: Any) -> int:
+        """Gradient steps one ``update_rollout`` call makes (for the run's grad-step counter)."""
+        ...
+
+    def update_rollout(
+        self, state: Any, rollout: Transition, key: jax.Array
+    ) -> tuple[Any, Metrics]:
+        """Learn from one seed's rollout, rows of shape (T, ...) in collection order."""
+        ...
+
+
+def config_errors(algo: Learner, config: Any, net: NetworkConfig) -> list[tuple[str, str]]:
+    """(field, message) for each value of ``config`` that cannot work. An algorithm checks its
+    own config in an optional module function ``validate(config, net)``; the generic checks
+    (learning rates > 0, discount in (0, 1], ...) are the run config's."""
+    validate = getattr(algo, "validate", None)
+    return list(validate(config, net)) if validate is not None else []
 
 
 def same_shapes(a: Params, b: Params) -> bool:

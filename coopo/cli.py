@@ -107,23 +107,17 @@ def _eval(argv: list[str]) -> int:
             seed: Which training seed's policy (default: the run's first seed).
             env_seed: Episode i resets the env with env_seed + i.
         """
-        from coopo.envs import make_env
-        from coopo.evaluation import normalized_score
+        from coopo.evaluation import Evaluator, normalized_score
         from coopo.policy import load_policy
 
         policy = load_policy(run_dir, seed)
-        env = make_env(policy.env_id, policy.env_kwargs)
-        returns = []
-        for i in range(episodes):
-            obs, _ = env.reset(seed=env_seed + i)
-            total, done = 0.0, False
-            while not done:
-                obs, r, term, trunc, _ = env.step(policy(obs))
-                total += float(r)
-                done = term or trunc
-            returns.append(total)
-        env.close()
-        ret = np.array(returns)
+        # One "seed" 0 with base seed env_seed: episode i resets with env_seed + i.
+        evaluator = Evaluator(policy.env_id, policy.env_kwargs, [0], episodes, base_seed=env_seed)
+        try:
+            returns, _ = evaluator.run(policy.unit_action, 0)
+        finally:
+            evaluator.close()
+        ret = returns[0]
         norm = normalized_score(
             ret, policy.meta.get("ref_min_score"), policy.meta.get("ref_max_score")
         )
@@ -180,7 +174,7 @@ def _data_recipe(recipe: str, argv: list[str]) -> int:
             export_d4rl: Also write the dataset as a D4RL .hdf5 file here (for d3rlpy, CORL).
         """
         from coopo.data import write_d4rl, write_minari
-        from coopo.data.recipes import build_recipe, data_root, dataset_id, parse_recipe
+        from coopo.recipes import build_recipe, data_root, dataset_id, parse_recipe
 
         task, quality = parse_recipe(recipe)
         ds = build_recipe(task, quality, size, seed, expert_policy)
@@ -261,7 +255,7 @@ def _data_train_behaviour(argv: list[str]) -> int:
             seed: Seed of the whole run.
         """
         from coopo.data import write_npz
-        from coopo.data.behaviour import train_behaviour as run
+        from coopo.recipes.behaviour import train_behaviour as run
 
         policy, replay, record = run(
             env_id, target_return, out, json.loads(env_kwargs), max_steps, eval_every, seed=seed
@@ -287,7 +281,7 @@ def _data_info(argv: list[str]) -> int:
             path_or_id: D4RL .hdf5, .npz, Minari directory or Minari id.
             json_output: Print the card as JSON.
         """
-        from coopo.data import load
+        from coopo.data import dataset_card, load
 
         card = dataset_card(load(path_or_id))
         if json_output:
@@ -302,45 +296,9 @@ def _data_info(argv: list[str]) -> int:
     return 0
 
 
-def dataset_card(ds: object) -> dict[str, object]:
-    from coopo.data import Dataset
-    from coopo.evaluation import normalized_score, reference_scores
-
-    assert isinstance(ds, Dataset)
-    m = ds.metadata
-    rets = ds.episode_returns()
-    ref_min, ref_max = (
-        reference_scores(m.env_id, m.ref_min_score, m.ref_max_score)
-        if m.env_id
-        else (m.ref_min_score, m.ref_max_score)
-    )
-    card: dict[str, object] = {
-        "env_id": m.env_id or "(unknown)",
-        "transitions": ds.size,
-        "episodes": len(rets),
-        "obs_dim": ds.obs_dim,
-        "act_dim": ds.act_dim,
-        "terminations": int(ds.terminated.sum()),
-        "return_mean": round(float(rets.mean()), 2),
-        "return_min": round(float(rets.min()), 2),
-        "return_max": round(float(rets.max()), 2),
-        "ref_min_score": ref_min,
-        "ref_max_score": ref_max,
-        "source": m.source,
-        "hash": ds.content_hash(),
-    }
-    if ref_min is not None and ref_max is not None:
-        norm = normalized_score(rets, ref_min, ref_max)
-        card.update(
-            normalized_mean=round(float(norm.mean()), 2),
-            normalized_min=round(float(norm.min()), 2),
-            normalized_max=round(float(norm.max()), 2),
-        )
-    card.update({k: v for k, v in m.extra.items() if v is not None})
-    return card
-
-
 def _bench(argv: list[str]) -> int:
+    # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
+    # turns into `coopo bench SUITE --help`.
     from coopo.bench.harness import get_suite, run_suite
     from coopo.bench.suites import SUITES, chunk_plan, estimate_seconds, expand
 

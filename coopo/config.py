@@ -9,18 +9,30 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from coopo.algorithms import Learner, config_errors
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS, awac_kl, cal_ql, cql, iql, td3_bc
-from coopo.online import ONLINE_OPTIMIZERS, ppo, rlpd, sac, td3
+from coopo.offline import OFFLINE_ALGORITHMS
+from coopo.online import ONLINE_OPTIMIZERS
 
 Method = Literal["coopo", "o2o", "offline", "online"]
-OfflineName = Literal["awac_kl", "iql", "cql", "cal_ql", "td3_bc"]
-# Any offline algorithm can also run the online phase: that is how the "X fine-tuning"
-# baselines (AWAC, IQL, Cal-QL) keep their own algorithm in both phases.
-OnlineName = Literal["sac", "td3", "rlpd", "ppo", "awac_kl", "iql", "cql", "cal_ql", "td3_bc"]
 OfflineData = Literal["dataset", "dataset+online"]
+
+# The --offline / --online choices come from the registries. Any offline algorithm can also
+# run the online phase: that is how the "X fine-tuning" baselines (AWAC, IQL, Cal-QL) keep
+# their own algorithm in both phases.
+if TYPE_CHECKING:
+    OfflineName = str
+    OnlineName = str
+else:
+    OfflineName = Literal[tuple(OFFLINE_ALGORITHMS)]
+    OnlineName = Literal[tuple({**ONLINE_OPTIMIZERS, **OFFLINE_ALGORITHMS})]
+
+
+def algorithm(name: str) -> Learner:
+    """The registered algorithm called ``name`` (offline algorithms first)."""
+    return OFFLINE_ALGORITHMS.get(name) or ONLINE_OPTIMIZERS[name]
 
 
 class ConfigError(ValueError):
@@ -28,7 +40,7 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class RunConfig:
     """A COOPO run: which env and dataset, which method and algorithms, and the budgets.
 
     Budgets are shared by all methods so comparisons are fair: every method gets
@@ -98,18 +110,13 @@ class TrainConfig:
     progress: bool = True
     """Show a live progress display."""
     network: NetworkConfig = NetworkConfig()
-    awac_kl: awac_kl.Config = awac_kl.Config()
-    iql: iql.Config = iql.Config()
-    cql: cql.Config = cql.Config()
-    cal_ql: cal_ql.Config = cal_ql.Config()
-    td3_bc: td3_bc.Config = td3_bc.Config()
-    sac: sac.Config = sac.Config()
-    td3: td3.Config = td3.Config()
-    rlpd: rlpd.Config = rlpd.Config()
-    ppo: ppo.Config = ppo.Config()
 
     def algo_config(self, name: str) -> Any:
-        return getattr(self, name)
+        """The config of algorithm ``name``: its field (``--NAME.OPTION``) when the algorithm
+        was registered before this module was imported, else its ``Config`` defaults."""
+        if name in {f.name for f in dataclasses.fields(self)}:
+            return getattr(self, name)
+        return algorithm(name).Config()
 
     def parsed_env_kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -121,7 +128,30 @@ class TrainConfig:
         return out
 
 
+# TrainConfig = RunConfig plus one field per registered algorithm, named after it and holding
+# its Config (`--sac.init-temperature`, `"sac": {...}` in config.json), in registry order.
+if TYPE_CHECKING:
+
+    class TrainConfig(RunConfig):
+        def __init__(self, **kwargs: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    TrainConfig = dataclasses.make_dataclass(
+        "TrainConfig",
+        [
+            (name, algo.Config, field(default=algo.Config()))
+            for name, algo in {**OFFLINE_ALGORITHMS, **ONLINE_OPTIMIZERS}.items()
+        ],
+        bases=(RunConfig,),
+        frozen=True,
+        namespace={"__doc__": RunConfig.__doc__, "__module__": __name__},
+    )
+
+
 def validate_config(cfg: TrainConfig) -> None:
+    # Over 60 lines: a flat list of independent checks, one per option, each naming it.
     def need(ok: bool, option: str, msg: str) -> None:
         if not ok:
             raise ConfigError(f"--{option.replace('_', '-')}: {msg}")
@@ -167,23 +197,6 @@ def validate_config(cfg: TrainConfig) -> None:
     need(cfg.build_noise >= 0, "build_noise", "must be >= 0")
     need(cfg.network.num_critics >= 1, "network.num_critics", "must be >= 1")
     need(all(h >= 1 for h in cfg.network.hidden_dims), "network.hidden_dims", "widths must be >= 1")
-    need(
-        cfg.rlpd.num_min_q <= cfg.rlpd.num_critics, "rlpd.num_min_q", "must be <= rlpd.num_critics"
-    )
-    need(
-        cfg.ppo.rollout_length >= cfg.ppo.num_minibatches >= 1,
-        "ppo.num_minibatches",
-        f"must be in [1, ppo.rollout_length={cfg.ppo.rollout_length}]",
-    )
-    need(cfg.ppo.epochs >= 1, "ppo.epochs", "must be >= 1")
-    need(
-        cfg.sac.num_min_q <= cfg.network.num_critics,
-        "sac.num_min_q",
-        f"must be <= network.num_critics ({cfg.network.num_critics})",
-    )
-    need(cfg.awac_kl.awac_lambda > 0, "awac_kl.awac_lambda", "must be > 0")
-    need(cfg.awac_kl.value_samples >= 1, "awac_kl.value_samples", "must be >= 1")
-    need(cfg.awac_kl.kl_coef >= 0, "awac_kl.kl_coef", "must be >= 0")
     no_data = cfg.dataset.lower() in ("", "none")
     need(
         not (no_data and cfg.method != "online"),
@@ -193,6 +206,8 @@ def validate_config(cfg: TrainConfig) -> None:
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
     for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
         algo_cfg = cfg.algo_config(algo)
+        for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):
+            need(False, f"{algo}.{name}", msg)
         for f in dataclasses.fields(algo_cfg):
             value = getattr(algo_cfg, f.name)
             if f.name.endswith("_lr"):

@@ -1,4 +1,4 @@
-"""Evaluation on separate envs (never the training envs) and D4RL normalised scores.
+"""Evaluation on separate envs (never the training envs), the drift probe, D4RL normalised scores.
 
 The normalised score is ``100 * (return - ref_min) / (ref_max - ref_min)``. Reference scores
 come from the dataset's metadata when it has them (Minari's ``ref_min_score`` /
@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from coopo.envs import ActionScaler, make_env
+from coopo.normalization import Normalizer
+from coopo.types import Transition
 
 # d4rl/infos.py REF_MIN_SCORE / REF_MAX_SCORE (same for v0, v1, v2).
 D4RL_REFERENCE_SCORES: dict[str, tuple[float, float]] = {
@@ -46,6 +51,29 @@ def normalized_score(ret: np.ndarray | float, ref_min: float | None, ref_max: fl
 
 # (S, E, obs) raw observations -> (S, E, act) actions in [-1, 1]
 BatchPolicy = Callable[[np.ndarray], np.ndarray]
+# jit(vmap over seeds(act)): (states, (S, ..., obs) normalised, keys) -> (actions, keys)
+ActFn = Callable[[Any, jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
+
+PROBE_ROWS = 1_000
+"""Dataset rows of the drift probe (evenly spaced over the dataset)."""
+
+
+def drift_probe(dataset: Transition, size: int, num_seeds: int) -> tuple[jax.Array, jax.Array]:
+    """Fixed dataset rows on which every evaluation measures how far the policy's actions are
+    from the data's (``eval/data_action_mse``): (observations (S, P, obs), actions (P, act))."""
+    idx = np.linspace(0, size - 1, min(PROBE_ROWS, size)).astype(int)
+    obs = dataset.observations[idx]
+    return jnp.broadcast_to(obs, (num_seeds, *obs.shape)), dataset.actions[idx]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    returns: np.ndarray
+    """(S,) mean return per seed."""
+    scores: np.ndarray
+    """(S,) mean normalised score per seed (NaN without reference scores)."""
+    metrics: dict[str, np.ndarray]
+    """(S,) per name, for ``eval/...``."""
 
 
 class Evaluator:
@@ -62,10 +90,15 @@ class Evaluator:
         seeds: list[int],
         episodes: int,
         base_seed: int = 1_000_000,
+        normalizer: Normalizer | None = None,
+        probe: tuple[jax.Array, jax.Array] | None = None,
+        ref_scores: tuple[float | None, float | None] = (None, None),
     ) -> None:
         if episodes <= 0:
             raise ValueError(f"eval episodes must be positive, got {episodes}")
         self.seeds, self.episodes, self.base_seed = seeds, episodes, base_seed
+        self.normalizer, self.probe = normalizer, probe
+        self.ref_min, self.ref_max = ref_scores
         self.envs = [[make_env(env_id, env_kwargs) for _ in range(episodes)] for _ in seeds]
         self.scaler = ActionScaler.of_env(self.envs[0][0])
 
@@ -97,6 +130,33 @@ class Evaluator:
                     lengths[i, e] += 1
                     done[i, e] = term or trunc
         return returns, lengths
+
+    def evaluate(
+        self, act: ActFn, states: Any, keys: jax.Array, round_index: int, phase_end: bool
+    ) -> Evaluation:
+        """Deterministic episodes of the policy ``act(states, ., keys)`` (on normalised
+        observations) and the drift probe."""
+        normalize = self.normalizer.numpy if self.normalizer is not None else np.asarray
+
+        def policy(obs: np.ndarray) -> np.ndarray:
+            a, _ = act(states, jnp.asarray(normalize(obs)), keys)
+            return np.asarray(a)
+
+        returns, lengths = self.run(policy, round_index)
+        scores = normalized_score(returns, self.ref_min, self.ref_max)
+        metrics = {
+            "return": returns.mean(1),
+            "return_std": returns.std(1),
+            "length": lengths.mean(1),
+            "phase_end": np.full(len(self.seeds), float(phase_end)),
+        }
+        if self.ref_min is not None:  # no reference scores for this task: returns only
+            metrics["normalized_score"] = scores.mean(1)
+        if self.probe is not None:
+            probe_actions, _ = act(states, self.probe[0], keys)
+            sq = jnp.sum((probe_actions - self.probe[1]) ** 2, axis=-1)
+            metrics["data_action_mse"] = np.asarray(sq.mean(axis=-1))
+        return Evaluation(returns.mean(1), scores.mean(1), metrics)
 
     def close(self) -> None:
         for envs in self.envs:

@@ -26,3 +26,8 @@ class Normalizer(struct.PyTreeNode):
 
     def __call__(self, obs: jax.Array) -> jax.Array:
         return (obs - self.mean) / self.std
+
+    def numpy(self, obs: np.ndarray) -> np.ndarray:
+        """The same map on the host, for env observations: computed in the observations'
+        precision (float64 from MuJoCo), then float32."""
+        return ((obs - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)

@@ -1,4 +1,5 @@
-"""Load a trained policy from a run directory as a plain numpy callable."""
+"""A run's final policy: saved into the run directory, loaded back as a plain numpy callable,
+exported as a plain-MLP behaviour-policy file."""
 
 from __future__ import annotations
 
@@ -11,7 +12,51 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from coopo.envs import ActionScaler
 from coopo.networks import TanhGaussianActor
+from coopo.normalization import Normalizer
+from coopo.types import EnvSpec
+
+
+def save_policy(
+    run_dir: str | Path,
+    actors: Any,
+    seeds: list[int],
+    *,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    spec: EnvSpec,
+    hidden_dims: tuple[int, ...],
+    normalizer: Normalizer,
+    scaler: ActionScaler,
+    ref_scores: tuple[float | None, float | None],
+    trained_by: str,
+) -> Path:
+    """Write ``RUN_DIR/policy/``: one ``seed_S.msgpack`` per seed (``actors`` are stacked over
+    seeds) and ``policy.json``, everything :func:`load_policy` needs."""
+    out = Path(run_dir) / "policy"
+    out.mkdir(exist_ok=True)
+    for i, seed in enumerate(seeds):
+        params = jax.tree_util.tree_map(lambda x, i=i: np.asarray(x[i]), actors)
+        (out / f"seed_{seed}.msgpack").write_bytes(serialization.to_bytes(params))
+    meta = {
+        "actor": "tanh_gaussian",
+        "env_id": env_id,
+        "env_kwargs": env_kwargs,
+        "obs_dim": spec.obs_dim,
+        "act_dim": spec.act_dim,
+        "hidden_dims": list(hidden_dims),
+        "seeds": seeds,
+        "obs_mean": np.asarray(normalizer.mean).tolist(),
+        "obs_std": np.asarray(normalizer.std).tolist(),
+        "action_low": scaler.low.tolist(),
+        "action_high": scaler.high.tolist(),
+        "ref_min_score": ref_scores[0],
+        "ref_max_score": ref_scores[1],
+        "trained_by": trained_by,
+    }
+    (out / "policy.json").write_text(json.dumps(meta, indent=1))
+    return out
 
 
 class Policy:
@@ -44,6 +89,13 @@ class Policy:
     def __call__(
         self, obs: np.ndarray, deterministic: bool = True, key: jax.Array | None = None
     ) -> np.ndarray:
+        a = self.unit_action(obs, deterministic, key)
+        return self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+
+    def unit_action(
+        self, obs: np.ndarray, deterministic: bool = True, key: jax.Array | None = None
+    ) -> np.ndarray:
+        """The action in [-1, 1]^act_dim, before rescaling to the env's box."""
         obs = np.asarray(obs, np.float32)
         single = obs.ndim == 1
         if obs.shape[-1] != self.obs_dim:
@@ -53,7 +105,6 @@ class Policy:
         x = ((obs[None] if single else obs) - self._mean) / self._std
         k = key if key is not None else jax.random.PRNGKey(0)
         a = np.asarray(self._act(self.params, jnp.asarray(x), k, not deterministic))
-        a = self._low + (a + 1.0) * 0.5 * (self._high - self._low)
         return a[0] if single else a
 
 

@@ -16,7 +16,6 @@ from flax import struct
 NO_MC_RETURN = -1e9  # "no lower bound": max(Q, NO_MC_RETURN) == Q
 
 Params = Any
-PRNGKey = jax.Array
 Metrics = dict[str, jax.Array]
 
 

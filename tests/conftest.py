@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from coopo.config import PRESETS, TrainConfig
 from coopo.data import Dataset, build_dataset
+
+SMOKE = dataclasses.replace(PRESETS["smoke"], progress=False, build_size=1_000)
+"""The smoke preset on a 1,000-row dataset, no progress display: seconds per run."""
+
+
+def cfg(tmp_path: Path, name: str = "run", **kw) -> TrainConfig:
+    """SMOKE in ``tmp_path/name`` with ``kw`` changed."""
+    return dataclasses.replace(SMOKE, run_dir=str(tmp_path / name), **kw)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ import pytest
 from coopo import data
 from coopo.cli import main
 from coopo.data import DatasetError
-from coopo.data.recipes import build_recipe, parse_recipe
+from coopo.recipes import build_recipe, parse_recipe
 
 from .conftest import write_policy_file
 
@@ -85,7 +85,7 @@ def fake_shipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         "eval_episodes": 1,
         "seed": 0,
     }
-    import coopo.data.recipes as recipes
+    import coopo.recipes as recipes
 
     monkeypatch.setattr(recipes, "shipped_policy", lambda task: (policy, record))
     return policy
@@ -112,8 +112,8 @@ def test_medium_replay_reruns_the_recorded_training(fake_shipped: Path):
 
 
 def test_train_behaviour_stops_at_the_first_evaluation_reaching_the_target(tmp_path: Path):
-    from coopo.data.behaviour import train_behaviour
     from coopo.data.policies import load_policy_file
+    from coopo.recipes.behaviour import train_behaviour
 
     policy, replay, record = train_behaviour(
         "InvertedPendulum-v5",
@@ -135,7 +135,7 @@ def test_train_behaviour_stops_at_the_first_evaluation_reaching_the_target(tmp_p
 def test_shipped_medium_policies_fit_their_envs(task: str):
     from coopo.data.builder import check_policy
     from coopo.data.policies import load_policy_file
-    from coopo.data.recipes import TASKS, shipped_policy
+    from coopo.recipes import TASKS, shipped_policy
 
     path, record = shipped_policy(task)
     env_id, kw = TASKS[task]

@@ -24,3 +24,50 @@ def test_ruff():
 def test_mypy():
     result = run(sys.executable, "-m", "mypy", "coopo")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """coopo module -> the coopo modules it imports (at the top or inside functions)."""
+    import ast
+
+    pkg = root / "coopo"
+    modules = {}
+    for path in pkg.rglob("*.py"):
+        parts = path.relative_to(root).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        is_pkg = path.name == "__init__.py"
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative import
+                    up = name.split(".")[: len(name.split(".")) - node.level + is_pkg]
+                    base = ".".join(up + ([base] if base else []))
+                # `from pkg import submodule` depends on the submodule, anything else on pkg
+                for a in node.names:
+                    sub = f"{base}.{a.name}"
+                    targets.add(sub if sub in modules else base)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = import_graph()
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for t in sorted(graph[node]):
+            assert state.get(t) != 1, "import cycle: " + " -> ".join([*path, node, t])
+            if t not in state:
+                visit(t, [*path, node])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])

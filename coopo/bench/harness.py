@@ -63,7 +63,7 @@ def prepare_dataset(
 ) -> Path:
     """Build a recipe into ``out/datasets`` once (atomic write; reused by later invocations)."""
     from coopo.data import write_npz
-    from coopo.data.recipes import build_recipe, parse_recipe
+    from coopo.recipes import build_recipe, parse_recipe
 
     path = dataset_path(out, recipe, size)
     if path.is_file():
@@ -368,6 +368,9 @@ def run_suite(
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> BenchSummary:
     """Run every unfinished run of ``suite`` into ``out`` and return what happened."""
+    # Over 60 lines: the bench as one readable sequence (select runs, record the suite,
+    # refuse foreign run directories, skip finished runs, run the rest most expensive first,
+    # report each outcome); each step is a few lines or one call.
     console = console or Console()
     specs = expand(suite, seeds)
     unknown = set(methods) - {s.method for s in specs}

@@ -24,7 +24,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -383,74 +383,211 @@ def _baselines(res: Results) -> list[str]:
     return [m for m in res.methods if m not in _coopo_methods(res)]
 
 
+# ----------------------------------------------------------------------------- analysis
+# Pure functions from (Results, Analysis) to the numbers of each table; the Markdown below
+# only formats them.
+
+
+@dataclass
+class Comparison:
+    """One method under test against one baseline, dataset by dataset."""
+
+    method: str
+    baseline: str
+    better: list[str] = field(default_factory=list)  # datasets: final score clearly higher
+    worse: list[str] = field(default_factory=list)
+    tie: list[tuple[str, float, float]] = field(default_factory=list)  # (dataset, c, b)
+    # (dataset, method's steps, baseline's steps), steps as text ('>12.0k' when censored)
+    faster: list[tuple[str, str, str]] = field(default_factory=list)
+    slower: list[tuple[str, str, str]] = field(default_factory=list)
+    unclear: list[tuple[str, str, str]] = field(default_factory=list)
+    neither: list[str] = field(default_factory=list)  # datasets where neither reached it
+
+
+def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
+    c, b = cmp.method, cmp.baseline
+    for d in res.datasets:
+        if (d, c) not in an.final or (d, b) not in an.final:
+            continue
+        pc, loc, hic = an.final[(d, c)]
+        pb, lob, hib = an.final[(d, b)]
+        if loc > hib:
+            cmp.better.append(d)
+        elif hic < lob:
+            cmp.worse.append(d)
+        else:
+            cmp.tie.append((d, pc, pb))
+
+
+def _compare_interactions(res: Results, an: Analysis, cmp: Comparison) -> None:
+    """Interactions to the first target: a difference counts when the 95% interval of the
+    reduction excludes zero."""
+    c, b = cmp.method, cmp.baseline
+    for d in res.datasets:
+        for label, _ in an.targets[d][:1]:
+            if (d, c, label) not in an.interactions or (d, b, label) not in an.interactions:
+                continue
+            xc, bc = an.interactions[(d, c, label)]
+            xb, bb = an.interactions[(d, b, label)]
+            if not np.isfinite(xc).any() and not np.isfinite(xb).any():
+                cmp.neither.append(d)
+                continue
+            mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
+            sc = (">" if not np.isfinite(xc).all() else "") + _steps(mc)
+            sb = (">" if not np.isfinite(xb).all() else "") + _steps(mb)
+            _, lo, hi = an.reduction(d, c, b, label)
+            if mb > 0 and lo > 0:
+                cmp.faster.append((d, sc, sb))
+            elif mb > 0 and hi < 0 or mb == 0 and mc > 0:
+                cmp.slower.append((d, sc, sb))
+            else:
+                cmp.unclear.append((d, sc, sb))
+
+
+def comparisons(res: Results, an: Analysis) -> list[Comparison]:
+    """Every method under test (COOPO, or each ablation variant) against every baseline."""
+    out = []
+    for c in _coopo_methods(res):
+        for b in _baselines(res):
+            cmp = Comparison(c, b)
+            _compare_final(res, an, cmp)
+            _compare_interactions(res, an, cmp)
+            out.append(cmp)
+    return out
+
+
+# A reduction table cell: an interval (1 - method/baseline) or why there is none.
+ReductionCell = tuple[float, float, float] | Literal["neither reached it", "baseline needs 0"]
+
+
+def reduction_rows(res: Results, an: Analysis, d: str) -> list[tuple[str, list[ReductionCell]]]:
+    """Per (method, baseline) on dataset d: the reduction in online interactions per target."""
+    labels = [label for label, _ in an.targets[d]]
+    rows: list[tuple[str, list[ReductionCell]]] = []
+    for c in _coopo_methods(res):
+        for b in _baselines(res):
+            if (d, b, labels[0]) not in an.interactions or (
+                d,
+                c,
+                labels[0],
+            ) not in an.interactions:
+                continue
+            cells: list[ReductionCell] = []
+            for lab in labels:
+                xc, bc = an.interactions[(d, c, lab)]
+                xb, bb = an.interactions[(d, b, lab)]
+                if not np.isfinite(xb).any() and not np.isfinite(xc).any():
+                    cells.append("neither reached it")
+                elif _censored(xb, bb).mean() == 0:
+                    cells.append("baseline needs 0")
+                else:
+                    cells.append(an.reduction(d, c, b, lab))
+            rows.append((f"{c} vs {b}", cells))
+    return rows
+
+
+Interval = tuple[float, float, float]
+
+
+def forgetting_rows(res: Results, an: Analysis) -> list[tuple[str, str, Interval, Interval]]:
+    """(dataset, method, drop at the first switch, mean drop over all switches)."""
+    rows = []
+    for d in res.datasets:
+        for m in res.methods:
+            if (d, m) in an.forgetting:
+                first, avg = an.forgetting[(d, m)]
+                rows.append((d, m, stats.interval(first), stats.interval(avg)))
+    return rows
+
+
+def _last_values(runs: list[Run], key: str) -> list[list[float]]:
+    return [[row[key] for row in r.rows if key in row] for r in runs]
+
+
+def drift_rows(res: Results) -> list[tuple[str, str, Interval, Interval | None, Interval | None]]:
+    """(dataset, method, final action MSE to the data, last offline KL to the previous policy,
+    last offline data log-likelihood); None where the method has no offline phase."""
+    rows = []
+    for d in res.datasets:
+        for m in res.methods:
+            runs = res.select(d, m)
+            kl = _last_values(runs, "offline/kl_to_previous")
+            ll = _last_values(runs, "offline/data_log_likelihood")
+            mse = [Curve.of(r.rows, DRIFT).score for r in runs]
+            if not runs or not all(len(x) for x in mse):
+                continue
+
+            def last(xs: list[Any]) -> Interval:
+                return stats.interval(np.array([x[-1] for x in xs]))
+
+            rows.append(
+                (d, m, last(mse), last(kl) if all(kl) else None, last(ll) if all(ll) else None)
+            )
+    return rows
+
+
+def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
+    """Measured wall time of each run (wall_time.json) next to the CPU-rate estimate:
+    (dataset, method, seconds, estimated seconds, where it ran)."""
+    from coopo.bench.suites import RunSpec, estimate_seconds
+
+    rows = []
+    for bench in sorted((res.root / "runs").rglob("bench.json")):
+        wall = bench.parent / "wall_time.json"
+        if not wall.is_file():
+            continue
+        spec = json.loads(bench.read_text())
+        timing = json.loads(wall.read_text())
+        hosts = ", ".join(timing.get("hosts", [])) or "not recorded"
+        est = float("nan")
+        if "config" in spec:
+            seeds = tuple(spec["seeds"])
+            run = RunSpec(
+                spec.get("suite", ""), spec["dataset"], spec["method"], seeds, spec["config"]
+            )
+            est = estimate_seconds(run)
+        rows.append((spec["dataset"], spec["method"], timing["seconds"], est, hosts))
+    return rows
+
+
+# ----------------------------------------------------------------------------- Markdown
 def summary_lines(res: Results, an: Analysis) -> list[str]:
     """Plain-language verdicts: COOPO (each non-baseline method) against each baseline."""
     lines: list[str] = []
     tally = dict.fromkeys(("better", "worse", "tie", "faster", "slower", "unclear"), 0)
-    for c in _coopo_methods(res):
-        for b in _baselines(res):
-            better, worse, tie = [], [], []
-            for d in res.datasets:
-                if (d, c) not in an.final or (d, b) not in an.final:
-                    continue
-                pc, loc, hic = an.final[(d, c)]
-                pb, lob, hib = an.final[(d, b)]
-                if loc > hib:
-                    better.append(d)
-                elif hic < lob:
-                    worse.append(d)
-                else:
-                    tie.append(f"{d} ({pc:.0f} vs {pb:.0f})")
-            parts = []
-            if better:
-                parts.append(f"higher final score on {', '.join(better)}")
-            if worse:
-                parts.append(f"**lower** final score on {', '.join(worse)}")
-            if tie:
-                parts.append(f"no clear difference (CIs overlap) on {', '.join(tie)}")
-            # interactions, against the shared expert-fraction targets
-            # Interactions to the first target: a difference counts when the 95% interval of
-            # the reduction excludes zero.
-            faster, slower, unclear, neither = [], [], [], []
-            for d in res.datasets:
-                for label, _ in an.targets[d][:1]:
-                    if (d, c, label) not in an.interactions or (d, b, label) not in an.interactions:
-                        continue
-                    xc, bc = an.interactions[(d, c, label)]
-                    xb, bb = an.interactions[(d, b, label)]
-                    if not np.isfinite(xc).any() and not np.isfinite(xb).any():
-                        neither.append(d)
-                        continue
-                    mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
-                    sc = (">" if not np.isfinite(xc).all() else "") + _steps(mc)
-                    sb = (">" if not np.isfinite(xb).all() else "") + _steps(mb)
-                    _, lo, hi = an.reduction(d, c, b, label)
-                    if mb > 0 and lo > 0:
-                        faster.append(f"{d} ({sc} vs {sb})")
-                    elif mb > 0 and hi < 0 or mb == 0 and mc > 0:
-                        slower.append(f"{d} ({sc} vs {sb})")
-                    else:
-                        unclear.append(f"{d} ({sc} vs {sb})")
-            first_target = next(iter(an.targets.values()))[0][0] if an.targets else ""
-            if faster:
-                parts.append(f"reached {first_target} in fewer online steps on {', '.join(faster)}")
-            if slower:
-                parts.append(
-                    f"needed **more** online steps to reach {first_target} on {', '.join(slower)}"
-                )
-            if unclear:
-                parts.append(
-                    f"no clear difference in online steps to {first_target} on {', '.join(unclear)}"
-                )
-            if neither:
-                parts.append(f"neither reached {first_target} on {', '.join(neither)}")
-            lines.append(f"- **{c} vs {b}**: " + "; ".join(parts) + ".")
-            tally["better"] += len(better)
-            tally["worse"] += len(worse)
-            tally["tie"] += len(tie)
-            tally["faster"] += len(faster)
-            tally["slower"] += len(slower)
-            tally["unclear"] += len(unclear) + len(neither)
+    first_target = next(iter(an.targets.values()))[0][0] if an.targets else ""
+    for cmp in comparisons(res, an):
+        parts = []
+        if cmp.better:
+            parts.append(f"higher final score on {', '.join(cmp.better)}")
+        if cmp.worse:
+            parts.append(f"**lower** final score on {', '.join(cmp.worse)}")
+        if cmp.tie:
+            ties = [f"{d} ({pc:.0f} vs {pb:.0f})" for d, pc, pb in cmp.tie]
+            parts.append(f"no clear difference (CIs overlap) on {', '.join(ties)}")
+        faster, slower, unclear = (
+            [f"{d} ({sc} vs {sb})" for d, sc, sb in x]
+            for x in (cmp.faster, cmp.slower, cmp.unclear)
+        )
+        if faster:
+            parts.append(f"reached {first_target} in fewer online steps on {', '.join(faster)}")
+        if slower:
+            parts.append(
+                f"needed **more** online steps to reach {first_target} on {', '.join(slower)}"
+            )
+        if unclear:
+            parts.append(
+                f"no clear difference in online steps to {first_target} on {', '.join(unclear)}"
+            )
+        if cmp.neither:
+            parts.append(f"neither reached {first_target} on {', '.join(cmp.neither)}")
+        lines.append(f"- **{cmp.method} vs {cmp.baseline}**: " + "; ".join(parts) + ".")
+        tally["better"] += len(cmp.better)
+        tally["worse"] += len(cmp.worse)
+        tally["tie"] += len(cmp.tie)
+        tally["faster"] += len(cmp.faster)
+        tally["slower"] += len(cmp.slower)
+        tally["unclear"] += len(cmp.unclear) + len(cmp.neither)
     if lines:
         n = tally["better"] + tally["worse"] + tally["tie"]
         lines.insert(
@@ -465,38 +602,11 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
 
 
 def compute_section(res: Results) -> list[str]:
-    """Measured wall time of each run (wall_time.json) next to the CPU-rate estimate."""
-    from coopo.bench.suites import RunSpec, estimate_seconds
-
-    rows = []
-    total = 0.0
-    for bench in sorted((res.root / "runs").rglob("bench.json")):
-        wall = bench.parent / "wall_time.json"
-        if not wall.is_file():
-            continue
-        spec = json.loads(bench.read_text())
-        timing = json.loads(wall.read_text())
-        seconds = timing["seconds"]
-        hosts = ", ".join(timing.get("hosts", [])) or "not recorded"
-        total += seconds
-        est = (
-            estimate_seconds(
-                RunSpec(
-                    spec.get("suite", ""),
-                    spec["dataset"],
-                    spec["method"],
-                    tuple(spec["seeds"]),
-                    spec["config"],
-                )
-            )
-            if "config" in spec
-            else float("nan")
-        )
-        rows.append(
-            [spec["dataset"], spec["method"], f"{seconds / 60:.1f}", f"{est / 60:.1f}", hosts]
-        )
+    """The Compute table (empty without wall_time.json files)."""
+    rows = compute_rows(res)
     if not rows:
         return []
+    total = sum(r[2] for r in rows)
     return [
         "",
         "## Compute",
@@ -505,7 +615,10 @@ def compute_section(res: Results) -> list[str]:
         f"{total / 3600:.2f} h in all, next to `estimate_seconds` (this project's 2-core CPU "
         "rates for one process with both cores; parallel workers share the cores).",
         "",
-        _table(["dataset", "method", "wall minutes", "estimate minutes", "ran on"], rows),
+        _table(
+            ["dataset", "method", "wall minutes", "estimate minutes", "ran on"],
+            [[d, m, f"{sec / 60:.1f}", f"{est / 60:.1f}", hosts] for d, m, sec, est, hosts in rows],
+        ),
     ]
 
 
@@ -513,20 +626,7 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def write_report(results_dir: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
-    """Write ``report.md``, ``report.html`` and the figures; returns (md, html) paths."""
-    res = load_results(results_dir)
-    out = Path(out) if out else res.root / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    an = analyse(res)
-    figs: dict[str, Path | None] = {
-        "curves": fig_learning_curves(res, out / "learning_curves.png"),
-        "aggregate": fig_aggregate(res, an, out / "aggregate.png"),
-        "profile": fig_performance_profile(res, an, out / "performance_profile.png"),
-        "drift": fig_learning_curves(
-            res, out / "drift.png", key=DRIFT, ylabel="mean squared action distance to data"
-        ),
-    }
+def _md_header(res: Results, an: Analysis) -> list[str]:
     s = res.suite
     md: list[str] = [f"# coopo bench report: suite `{s.get('name')}`", ""]
     md += [s.get("description", ""), ""]
@@ -561,8 +661,11 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
     md += summary_lines(res, an) or ["(no COOPO method in this suite)"]
     md += ["", "## Methods", ""]
     md += [f"- `{m}`: {res.method_info(m).get('description', '')}" for m in res.methods]
+    return md
 
-    md += ["", "## Final normalized score", ""]
+
+def _md_final(res: Results, an: Analysis, figs: dict[str, Path | None]) -> list[str]:
+    md = ["", "## Final normalized score", ""]
     md += ["Mean over seeds [95% CI] of the last evaluation.", ""]
     md.append(
         _table(
@@ -582,10 +685,21 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
             )
         )
         for k in ("aggregate", "profile"):
-            if figs[k]:
-                md += ["", f"![{k}]({figs[k].name})"]  # type: ignore[union-attr]
+            fig = figs[k]
+            if fig:
+                md += ["", f"![{k}]({fig.name})"]
+    return md
 
-    md += ["", "## Online interactions to reach a target", ""]
+
+def _reduction_cell(cell: ReductionCell) -> str:
+    if isinstance(cell, str):
+        return cell
+    r, lo, hi = cell
+    return _fmt(100 * r, 100 * lo, 100 * hi, digits=0) + " %"
+
+
+def _md_interactions(res: Results, an: Analysis) -> list[str]:
+    md = ["", "## Online interactions to reach a target", ""]
     md += [
         "Online env steps at the first evaluation at or above the target: mean [95% CI] "
         "(reached/seeds). Runs that never reached it count at the budget, so `>` marks a lower "
@@ -604,43 +718,31 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
                     [m, *(interactions_cell(*an.interactions[(d, m, lab)]) for lab in labels)]
                 )
         md += [_table(header, rows), ""]
-        red_rows = []
-        for c in _coopo_methods(res):
-            for b in _baselines(res):
-                if (d, b, labels[0]) not in an.interactions or (
-                    d,
-                    c,
-                    labels[0],
-                ) not in an.interactions:
-                    continue
-                cells = []
-                for lab in labels:
-                    xc, bc = an.interactions[(d, c, lab)]
-                    xb, bb = an.interactions[(d, b, lab)]
-                    if not np.isfinite(xb).any() and not np.isfinite(xc).any():
-                        cells.append("neither reached it")
-                    elif _censored(xb, bb).mean() == 0:
-                        cells.append("baseline needs 0")
-                    else:
-                        r, lo, hi = an.reduction(d, c, b, lab)
-                        cells.append(_fmt(100 * r, 100 * lo, 100 * hi, digits=0) + " %")
-                red_rows.append([f"{c} vs {b}", *cells])
+        red_rows = [
+            [name, *map(_reduction_cell, cells)] for name, cells in reduction_rows(res, an, d)
+        ]
         if red_rows:
             md += [
                 "Reduction in online interactions, 1 - COOPO/baseline (positive = COOPO needs fewer) [95% CI]:",
                 "",
             ]
             md += [_table(["comparison", *labels], red_rows), ""]
+    return md
 
-    md += ["## Learning curves", ""]
+
+def _md_curves_and_forgetting(
+    res: Results, an: Analysis, figs: dict[str, Path | None]
+) -> list[str]:
+    curves = figs["curves"]
+    assert curves is not None
+    md = ["## Learning curves", ""]
     md += [
         "Normalized score against online env steps: mean over seeds and 95% CI band. Offline "
         "phases add no env steps, so a COOPO offline phase shows as a vertical step.",
         "",
-        f"![learning curves]({figs['curves'].name})",  # type: ignore[union-attr]
+        f"![learning curves]({curves.name})",
         "",
     ]
-
     md += ["## Forgetting at the offline-to-online switch", ""]
     md += [
         "End-of-offline score minus the lowest score in the online phase that follows "
@@ -648,79 +750,78 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
         "and averaged over all of a run's switches (COOPO has one per cycle).",
         "",
     ]
-    rows = []
-    for d in res.datasets:
-        for m in res.methods:
-            if (d, m) in an.forgetting:
-                first, avg = an.forgetting[(d, m)]
-                rows.append([d, m, _fmt(*stats.interval(first)), _fmt(*stats.interval(avg))])
+    rows = [[d, m, _fmt(*first), _fmt(*avg)] for d, m, first, avg in forgetting_rows(res, an)]
     md += [
         _table(["dataset", "method", "first switch", "all switches"], rows)
         if rows
         else "(no method switches from offline to online)",
         "",
     ]
+    return md
 
-    md += ["## Drift from the data", ""]
+
+def _md_drift(res: Results, figs: dict[str, Path | None]) -> list[str]:
+    drift = figs["drift"]
+    assert drift is not None
+    md = ["## Drift from the data", ""]
     md += [
         "Mean squared distance between the policy's deterministic action and the dataset's "
         "action on 1,000 fixed dataset states (actions scaled to [-1, 1]), at every evaluation. "
         "Lower = closer to the behaviour policy.",
         "",
-        f"![drift]({figs['drift'].name})",  # type: ignore[union-attr]
+        f"![drift]({drift.name})",
         "",
     ]
-    rows = []
-    for d in res.datasets:
-        for m in res.methods:
-            runs = res.select(d, m)
-            kl = [
-                [row["offline/kl_to_previous"] for row in r.rows if "offline/kl_to_previous" in row]
-                for r in runs
-            ]
-            ll = [
-                [
-                    row["offline/data_log_likelihood"]
-                    for row in r.rows
-                    if "offline/data_log_likelihood" in row
-                ]
-                for r in runs
-            ]
-            mse = [Curve.of(r.rows, DRIFT).score for r in runs]
-            if not runs or not all(len(x) for x in mse):
-                continue
-            rows.append(
-                [
-                    d,
-                    m,
-                    _fmt(*stats.interval(np.array([x[-1] for x in mse])), digits=3),
-                    _fmt(*stats.interval(np.array([x[-1] for x in kl])), digits=2)
-                    if all(kl)
-                    else "-",
-                    _fmt(*stats.interval(np.array([x[-1] for x in ll])), digits=2)
-                    if all(ll)
-                    else "-",
-                ]
-            )
-    md += [
-        _table(
-            [
-                "dataset",
-                "method",
-                "final action MSE to data",
-                "last offline KL to previous policy",
-                "last offline data log-likelihood",
-            ],
-            rows,
-        ),
-        "",
+    rows = [
+        [
+            d,
+            m,
+            _fmt(*mse, digits=3),
+            _fmt(*kl, digits=2) if kl else "-",
+            _fmt(*ll, digits=2) if ll else "-",
+        ]
+        for d, m, mse, kl, ll in drift_rows(res)
     ]
+    header = [
+        "dataset",
+        "method",
+        "final action MSE to data",
+        "last offline KL to previous policy",
+        "last offline data log-likelihood",
+    ]
+    return [*md, _table(header, rows), ""]
+
+
+def render_markdown(res: Results, an: Analysis, figs: dict[str, Path | None]) -> str:
+    """The report's Markdown from the analysis and the figures' paths."""
+    md = _md_header(res, an)
+    md += _md_final(res, an, figs)
+    md += _md_interactions(res, an)
+    md += _md_curves_and_forgetting(res, an, figs)
+    md += _md_drift(res, figs)
     md += compute_section(res)
-    text = "\n".join(md) + "\n"
+    return "\n".join(md) + "\n"
+
+
+def write_report(results_dir: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
+    """Write ``report.md``, ``report.html`` and the figures; returns (md, html) paths."""
+    res = load_results(results_dir)
+    out = Path(out) if out else res.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    an = analyse(res)
+    figs: dict[str, Path | None] = {
+        "curves": fig_learning_curves(res, out / "learning_curves.png"),
+        "aggregate": fig_aggregate(res, an, out / "aggregate.png"),
+        "profile": fig_performance_profile(res, an, out / "performance_profile.png"),
+        "drift": fig_learning_curves(
+            res, out / "drift.png", key=DRIFT, ylabel="mean squared action distance to data"
+        ),
+    }
+    text = render_markdown(res, an, figs)
     md_path = out / "report.md"
     md_path.write_text(text)
     html_path = out / "report.html"
-    html_path.write_text(_html(text, out, str(s.get("name"))))
+    html_path.write_text(_html(text, out, str(res.suite.get("name"))))
     return md_path, html_path
 
 

@@ -240,14 +240,6 @@ def chunk_plan(
     return chunks
 
 
-def recipe_env(recipe: str) -> str:
-    """The Gymnasium env id of a coopo recipe name ('hopper-medium' -> 'Hopper-v5')."""
-    from coopo.data.recipes import TASKS, parse_recipe
-
-    task, _ = parse_recipe(recipe)
-    return TASKS[task][0]
-
-
 def _with(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     nested = {k: v for k, v in overrides.items() if isinstance(v, dict) and k != "env_kwargs"}
     flat = {k: v for k, v in overrides.items() if k not in nested}
@@ -259,7 +251,7 @@ def _with(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 
 def expand(suite: Suite, seeds: tuple[int, ...] | None = None) -> list[RunSpec]:
     from coopo.config import validate_config
-    from coopo.data.recipes import TASKS, parse_recipe
+    from coopo.recipes import TASKS, parse_recipe
 
     seeds = seeds or suite.seeds
     group = suite.seeds_per_run or len(seeds)

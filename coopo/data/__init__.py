@@ -2,14 +2,15 @@
 
 ``load(path_or_id)`` accepts a D4RL ``.hdf5``/``.h5`` file, an ``.npz`` file, a Minari dataset
 directory, or a Minari id resolved under ``$MINARI_DATASETS_PATH`` (else ``~/.minari/datasets``).
+The D4RL-style recipes and behaviour-policy training sit above the runner, in
+:mod:`coopo.recipes`.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from coopo.data.builder import build_dataset
+from coopo.data.cache import resolve_dataset
+from coopo.data.card import dataset_card
 from coopo.data.d4rl import read_d4rl, write_d4rl
 from coopo.data.dataset import (
     Dataset,
@@ -18,57 +19,23 @@ from coopo.data.dataset import (
     make_dataset,
     validate_against_env,
 )
-from coopo.data.minari_format import minari_root, read_minari, resolve_minari, write_minari
+from coopo.data.io import load, save
+from coopo.data.minari_format import minari_root, read_minari, write_minari
 from coopo.data.npz_format import read_npz, write_npz
 
-
-def load(path_or_id: str | os.PathLike[str]) -> Dataset:
-    """Load a dataset from a file, a Minari directory or a Minari id."""
-    s = str(path_or_id)
-    p = Path(s).expanduser()
-    if p.is_file():
-        if p.suffix in (".hdf5", ".h5"):
-            return read_d4rl(p)
-        if p.suffix == ".npz":
-            return read_npz(p)
-        raise DatasetError(s, None, "unknown file type (expected .hdf5/.h5 D4RL, .npz)")
-    d = resolve_minari(s)
-    if d is not None:
-        return read_minari(d)
-    raise DatasetError(
-        s,
-        None,
-        f"not found: no such file, Minari dataset directory, or Minari id under {minari_root()}",
-    )
-
-
-def save(ds: Dataset, path: str | os.PathLike[str]) -> Path:
-    """Write ``ds`` in the format its suffix names (.hdf5/.h5 = D4RL, .npz) or as a Minari dir."""
-    p = Path(path)
-    if p.suffix in (".hdf5", ".h5"):
-        return write_d4rl(ds, p)
-    if p.suffix == ".npz":
-        return write_npz(ds, p)
-    return write_minari(ds, p.name, p.parent)
-
-
-from coopo.data.recipes import QUALITIES, TASKS, build_recipe, parse_recipe  # noqa: E402
-
 __all__ = [
-    "QUALITIES",
-    "TASKS",
-    "build_recipe",
-    "parse_recipe",
     "Dataset",
     "DatasetError",
     "DatasetMetadata",
     "build_dataset",
+    "dataset_card",
     "load",
     "make_dataset",
     "minari_root",
     "read_d4rl",
     "read_minari",
     "read_npz",
+    "resolve_dataset",
     "save",
     "validate_against_env",
     "write_d4rl",

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from coopo import __version__
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
 from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import reference_scores
+from coopo.version import __version__
 
 # Bumped whenever the same arguments would produce different data (cache keys include it).
 BUILDER_VERSION = 2
@@ -36,6 +36,8 @@ def rollout(
     num_envs: int = 8,
 ) -> dict[str, np.ndarray]:
     """``size`` transitions of ``policy`` (None: uniform random) in ``num_envs`` lockstep envs."""
+    # Over 60 lines: one lockstep loop over the envs whose order of resets and noise draws
+    # is what makes a built dataset byte-reproducible; kept in one piece on purpose.
     envs = [make_env(env_id, env_kwargs) for _ in range(num_envs)]
     scaler = ActionScaler.of_env(envs[0])
     obs_dim, act_dim = int(np.prod(envs[0].observation_space.shape or ())), int(scaler.low.shape[0])

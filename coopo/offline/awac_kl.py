@@ -84,6 +84,16 @@ class State(struct.PyTreeNode):
     config: Config = struct.field(pytree_node=False)
 
 
+def validate(config: Config, net: NetworkConfig) -> list[tuple[str, str]]:
+    """Config errors as (field, message)."""
+    checks = [
+        (config.awac_lambda > 0, "awac_lambda", "must be > 0"),
+        (config.value_samples >= 1, "value_samples", "must be >= 1"),
+        (config.kl_coef >= 0, "kl_coef", "must be >= 0"),
+    ]
+    return [(name, msg) for ok, name, msg in checks if not ok]
+
+
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
     actor, critic = init_actor_critic(key, spec, net, config.actor_lr, config.critic_lr)
     return State(

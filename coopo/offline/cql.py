@@ -101,6 +101,8 @@ def conservative_update(
     state: State, batch: Transition, key: jax.Array, calibrated: bool
 ) -> tuple[State, Metrics]:
     """One CQL update; ``calibrated=True`` applies Cal-QL's lower bound to policy-action Qs."""
+    # Over 60 lines: the paper's update as one block (critic TD + conservative penalty,
+    # then actor and temperature), so it can be read against the CQL/Cal-QL algorithm boxes.
     cfg = state.config
     k_next, k_rand, k_cur, k_nxt, k_actor = jax.random.split(key, 5)
     actor_apply, critic_apply = state.actor.apply_fn, state.critic.apply_fn

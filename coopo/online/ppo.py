@@ -38,7 +38,6 @@ from coopo.networks import NetworkConfig, make_actor, make_critic, make_value
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "ppo"
-ON_POLICY = True
 
 
 @dataclass(frozen=True)
@@ -69,6 +68,28 @@ class Config:
     """V regression steps onto the handed critic's value after an offline -> PPO handoff."""
     value_samples: int = 4
     """Policy samples for E_{a~pi} Q(s, a) in the value warm-up."""
+
+
+def rollout_steps(config: Config) -> int:
+    """``RolloutLearner``: env steps per seed collected before each update."""
+    return config.rollout_length
+
+
+def updates_per_rollout(config: Config) -> int:
+    """``RolloutLearner``: gradient steps of one :func:`update_rollout` call."""
+    return config.epochs * config.num_minibatches
+
+
+def validate(config: Config, net: NetworkConfig) -> list[tuple[str, str]]:
+    """Config errors as (field, message)."""
+    errors = []
+    if not config.rollout_length >= config.num_minibatches >= 1:
+        errors.append(
+            ("num_minibatches", f"must be in [1, ppo.rollout_length={config.rollout_length}]")
+        )
+    if config.epochs < 1:
+        errors.append(("epochs", "must be >= 1"))
+    return errors
 
 
 class State(struct.PyTreeNode):

@@ -48,6 +48,13 @@ class Config(sac.Config):
     """The actor maximises the ensemble mean."""
 
 
+def validate(config: Config, net: NetworkConfig) -> list[tuple[str, str]]:
+    """Config errors as (field, message)."""
+    if config.num_min_q > config.num_critics:
+        return [("num_min_q", "must be <= rlpd.num_critics")]
+    return []
+
+
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> sac.State:
     own = dataclasses.replace(
         net, num_critics=config.num_critics, critic_layer_norm=config.critic_layer_norm

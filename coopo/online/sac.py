@@ -101,6 +101,13 @@ class State(struct.PyTreeNode):
     config: Config = struct.field(pytree_node=False)
 
 
+def validate(config: Config, net: NetworkConfig) -> list[tuple[str, str]]:
+    """Config errors as (field, message)."""
+    if config.num_min_q > net.num_critics:
+        return [("num_min_q", f"must be <= network.num_critics ({net.num_critics})")]
+    return []
+
+
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
     if config.num_min_q > net.num_critics:
         raise ValueError(
@@ -138,6 +145,8 @@ def _min_over_subset(q: jax.Array, num_min_q: int, key: jax.Array) -> jax.Array:
 
 
 def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metrics]:
+    # Just over 60 lines: critic, actor and temperature steps of one SAC update, in the
+    # paper's order, kept together.
     cfg = state.config
     k_next, k_subset, k_actor = jax.random.split(key, 3)
     actor_apply, critic_apply = state.actor.apply_fn, state.critic.apply_fn

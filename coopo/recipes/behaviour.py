@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from coopo import __version__
 from coopo.data.dataset import Dataset, DatasetMetadata, make_dataset
+from coopo.version import __version__
 
 
 def train_behaviour(
@@ -39,53 +39,19 @@ def train_behaviour(
     Writes ``<out_dir>/run`` (a coopo run directory), ``<out_dir>/policy.npz`` and
     ``<out_dir>/record.json``; returns (policy file, replay dataset, record).
     """
-    from coopo.checkpoint import Counters
-    from coopo.config import TrainConfig
-    from coopo.online import sac
+    # Just over 60 lines: a third of it is the record of how the policy was trained.
     from coopo.policy import export_mlp_npz
-    from coopo.runner import Trainer
-    from coopo.schedule import Phase
+    from coopo.runner import Trainer, write_results
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = TrainConfig(
-        env_id=env_id,
-        env_kwargs={k: json.dumps(v) for k, v in (env_kwargs or {}).items()},
-        dataset="none",
-        method="online",
-        online="sac",
-        cycles=1,
-        online_steps=max_steps,
-        random_steps=5_000,
-        eval_episodes=eval_episodes,
-        eval_interval=0,
-        seeds=(seed,),
-        progress=False,
-        replay_capacity=max_steps,
-        sac=sac.Config(init_temperature=1.0),
-        run_dir=str(out / "run"),
-    )
+    cfg = _sac_config(env_id, env_kwargs or {}, max_steps, eval_episodes, seed, out / "run")
     trainer = Trainer(cfg, out / "run")
     (out / "run").mkdir(exist_ok=True)
-    curve: list[tuple[int, float]] = []
-    snapshots: list[tuple[Any, int]] = []  # (actor params, replay rows) at each evaluation
     try:
-        state, counters = trainer.init_state(), Counters()
-        index = 0
-        while counters.env_steps < max_steps:
-            phase = Phase("online", min(eval_every, max_steps - counters.env_steps), 0)
-            state = trainer.online_phase(state, phase, counters, index)
-            counters.holder = "online"
-            trainer.evaluate(state, counters, phase, boundary=False)
-            assert trainer.last_returns is not None
-            curve.append((counters.env_steps, float(trainer.last_returns[0])))
-            snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
-            trainer.console.print(
-                f"{env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
-            )
-            index += 1
-            if curve[-1][1] >= target_return:
-                break
+        state, counters, curve, snapshots, last = _train_until(
+            trainer, target_return, max_steps, eval_every
+        )
         # D4RL's early stopping: the policy of the first evaluation that reaches the target.
         # (Choosing the snapshot closest to the target instead picked hopper policies that
         # stand still for 1000 steps and collect the alive bonus.) The replay data is what
@@ -95,11 +61,14 @@ def train_behaviour(
         state = state.replace(
             online=state.online.replace(actor=state.online.actor.replace(params=actor))
         )
-        trainer.last_returns = np.array([curve[best][1]])
-        trainer.save_policy(state, counters)
-        data = state.buffer.data
-        take = lambda x: np.asarray(x[0, :n])  # noqa: E731  (rows are in collection order: no wrap)
-        scaler = trainer.scaler
+        trainer.export_policy(state, counters)
+        # results.json: the chosen policy's return (the scores are the last evaluation's)
+        chosen = dataclasses.replace(last, returns=np.array([curve[best][1]]))
+        write_results(out / "run", [seed], chosen, counters)
+        source = f"replay buffer of {out / 'run'}"
+        replay = _replay_dataset(
+            state.buffer.data, n, trainer.setup.scaler, env_id, env_kwargs or {}, source, seed
+        )
     finally:
         trainer.close()
     policy_file = export_mlp_npz(out / "run", out / "policy.npz")
@@ -121,15 +90,93 @@ def train_behaviour(
         "config": dataclasses.asdict(cfg),
     }
     (out / "record.json").write_text(json.dumps(record, indent=1))
+    return policy_file, replay, record
+
+
+def _sac_config(
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    max_steps: int,
+    eval_episodes: int,
+    seed: int,
+    run_dir: Path,
+) -> Any:
+    """SAC from scratch, no dataset, one seed: the behaviour-policy run."""
+    from coopo.config import TrainConfig
+    from coopo.online import sac
+
+    return TrainConfig(
+        env_id=env_id,
+        env_kwargs={k: json.dumps(v) for k, v in env_kwargs.items()},
+        dataset="none",
+        method="online",
+        online="sac",
+        cycles=1,
+        online_steps=max_steps,
+        random_steps=5_000,
+        eval_episodes=eval_episodes,
+        eval_interval=0,
+        seeds=(seed,),
+        progress=False,
+        replay_capacity=max_steps,
+        sac=sac.Config(init_temperature=1.0),
+        run_dir=str(run_dir),
+    )
+
+
+def _train_until(
+    trainer: Any, target_return: float, max_steps: int, eval_every: int
+) -> tuple[Any, Any, list[tuple[int, float]], list[tuple[Any, int]], Any]:
+    """Online phases of ``eval_every`` steps, each followed by an evaluation, until one reaches
+    the target: (state, counters, curve of (env steps, return), (actor params, replay rows) at
+    each evaluation, the last evaluation)."""
+    from coopo.checkpoint import Counters
+    from coopo.schedule import Phase
+
+    curve: list[tuple[int, float]] = []
+    snapshots: list[tuple[Any, int]] = []
+    state, counters = trainer.init_state(), Counters()
+    index = 0
+    while counters.env_steps < max_steps:
+        phase = Phase("online", min(eval_every, max_steps - counters.env_steps), 0)
+        state = trainer.online_phase(state, phase, counters, index)
+        counters.holder = "online"
+        last = trainer.evaluate(state, counters, phase, boundary=False)
+        curve.append((counters.env_steps, float(last.returns[0])))
+        snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
+        trainer.console.print(
+            f"{trainer.cfg.env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
+        )
+        index += 1
+        if curve[-1][1] >= target_return:
+            break
+    return state, counters, curve, snapshots, last
+
+
+def _replay_dataset(
+    data: Any,
+    n: int,
+    scaler: Any,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    source: str,
+    seed: int,
+) -> Dataset:
+    """The first ``n`` replay rows as a medium-replay dataset (rows are in collection order:
+    the buffer never wrapped)."""
+
+    def take(x: Any) -> np.ndarray:
+        return np.asarray(x[0, :n])
+
     meta = DatasetMetadata(
         env_id=env_id,
-        env_kwargs=dict(env_kwargs or {}),
-        source=f"replay buffer of {out / 'run'}",
+        env_kwargs=dict(env_kwargs),
+        source=source,
         action_low=tuple(map(float, scaler.low)),
         action_high=tuple(map(float, scaler.high)),
         extra={"recipe": "medium-replay", "seed": seed, "coopo_version": __version__},
     )
-    replay = make_dataset(
+    return make_dataset(
         meta.source,
         meta,
         observations=take(data.observations),
@@ -139,4 +186,3 @@ def train_behaviour(
         terminated=take(data.terminated) > 0.5,
         truncated=take(data.truncated) > 0.5,
     )
-    return policy_file, replay, record

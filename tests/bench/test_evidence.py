@@ -10,7 +10,8 @@ import pytest
 
 from coopo.bench import evidence
 from coopo.bench.report import analyse, load_results
-from tests.test_bench_stats import fake_results
+
+from .test_report import fake_results
 
 
 def with_level(root: Path, level: float) -> Path:

@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from coopo import __version__
 from coopo.data.builder import build_dataset, check_policy
 from coopo.data.dataset import Dataset, DatasetError, concatenate
 from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.evaluation import D4RL_REFERENCE_SCORES
 from coopo.paths import cache_dir, coopo_data_root
+from coopo.version import __version__
 
 TASKS: dict[str, tuple[str, dict[str, Any]]] = {
     "hopper": ("Hopper-v5", {}),
@@ -124,6 +124,8 @@ def build_recipe(
     num_envs: int = 8,
     reference_episodes: int = REFERENCE_EPISODES,
 ) -> Dataset:
+    # Over 60 lines: the five qualities' data, then one metadata block recording how the
+    # dataset was made (reference scores, hashes, noise); the qualities are small closures.
     env_id, kw = TASKS[task]
     size = size or DEFAULT_SIZE
     expert = None
@@ -151,7 +153,7 @@ def build_recipe(
         m, e = medium(), expert_data()
         ds = concatenate([m, e], m.metadata)
     else:  # medium-replay: re-run the recorded behaviour training and keep its replay buffer
-        from coopo.data.behaviour import train_behaviour
+        from coopo.recipes.behaviour import train_behaviour
 
         _, record = shipped_policy(task)
         if not record:

@@ -1,8 +1,8 @@
-"""The two phases as jitted chunks of K updates, vmapped over seeds.
+"""The phases' jitted pieces: chunks of K updates, vmapped over seeds; act; handoff.
 
 The jit boundary is "K updates", not one step: each call runs ``lax.scan`` over K
 (sample batch -> ``update``) steps for every seed at once (``vmap``). Env stepping stays a host
-loop (:mod:`coopo.runner`).
+loop (:mod:`coopo.phases.online`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,238 @@
+"""The online phase: N env steps per seed on the host, the optimizer's updates in between.
+
+Collection and episode bookkeeping are the same for every optimizer; how it learns from what
+was collected is one of two strategies:
+
+- :class:`OffPolicyUpdates`: collect ``update_every`` steps into the replay buffer, then
+  ``utd_ratio`` updates per step on a mix of dataset and replay data (SAC, TD3, RLPD, any
+  offline algorithm run online);
+- :class:`OnPolicyUpdates`: collect one rollout of ``rollout_steps(config)`` steps, then one
+  ``update_rollout`` on it (a :class:`~coopo.algorithms.RolloutLearner`, e.g. PPO).
+
+Env resets are seeded from (seed, phase index, episode), so a resumed run collects exactly
+what an unbroken one would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import gymnasium as gym
+import jax.numpy as jnp
+import numpy as np
+
+from coopo.algorithms import Learner, RolloutLearner
+from coopo.checkpoint import Counters
+from coopo.envs import ActionScaler
+from coopo.normalization import Normalizer
+from coopo.phases import PhaseHooks, RunState
+from coopo.phases.jit import (
+    Sampler,
+    add_chunk,
+    make_act,
+    make_rollout_update,
+    make_update_chunk,
+    to_device,
+)
+from coopo.types import Metrics, Transition
+
+LOG_INTERVAL = 1_000  # online env steps between training-metric records
+
+__all__ = ["OffPolicyUpdates", "OnPolicyUpdates", "OnlinePhase", "RolloutLearner", "Updates"]
+
+
+class Updates(Protocol):
+    """How the online optimizer learns from the rows just collected."""
+
+    steps_per_update: int
+    """Env steps per seed collected between two ``update`` calls."""
+    random_until: int
+    """Uniform random actions, and no updates, for the first env steps of the run."""
+
+    def update(
+        self, state: RunState, rows: Transition, env_steps: int
+    ) -> tuple[RunState, Metrics | None, int]:
+        """(state, metrics or None when no update ran, gradient steps made)."""
+        ...
+
+
+class OffPolicyUpdates:
+    """``utd_ratio`` updates per collected step, on batches mixed from dataset and replay."""
+
+    def __init__(
+        self,
+        algo: Learner,
+        sample: Sampler,
+        dataset: Transition,
+        update_every: int,
+        utd_ratio: int,
+        random_until: int,
+    ) -> None:
+        self.chunk = make_update_chunk(algo, sample)
+        self.dataset, self.utd_ratio = dataset, utd_ratio
+        self.steps_per_update, self.random_until = update_every, random_until
+
+    def update(
+        self, state: RunState, rows: Transition, env_steps: int
+    ) -> tuple[RunState, Metrics | None, int]:
+        if env_steps < self.random_until:
+            return state, None, 0
+        k = rows.rewards.shape[1] * self.utd_ratio
+        online, key, metrics = self.chunk(
+            state.online, state.buffer, self.dataset, state.key, num_updates=k
+        )
+        return state.replace(online=online, key=key), metrics, k
+
+
+class OnPolicyUpdates:
+    """One ``update_rollout`` per rollout of fresh on-policy steps (no random warm-up)."""
+
+    random_until = 0
+
+    def __init__(self, algo: RolloutLearner, config: Any) -> None:
+        self.rollout_update = make_rollout_update(algo)
+        self.steps_per_update = algo.rollout_steps(config)
+        self.grad_steps = algo.updates_per_rollout(config)
+
+    def update(
+        self, state: RunState, rows: Transition, env_steps: int
+    ) -> tuple[RunState, Metrics | None, int]:
+        online, key, metrics = self.rollout_update(state.online, rows, state.key)
+        return state.replace(online=online, key=key), metrics, self.grad_steps
+
+
+class Episodes:
+    """Per-seed episode bookkeeping: reset seeds, running returns, finished episodes."""
+
+    def __init__(self, seeds: list[int], phase_index: int) -> None:
+        self.seeds, self.phase_index = seeds, phase_index
+        S = len(seeds)
+        self.count = np.zeros(S, int)
+        self.ret, self.length = np.zeros(S), np.zeros(S, int)
+        self.finished: list[list[tuple[float, int]]] = [[] for _ in range(S)]
+
+    def reset_seed(self, i: int) -> int:
+        entropy = [self.seeds[i], self.phase_index, int(self.count[i])]
+        return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+    def step(self, i: int, reward: float, ended: bool) -> None:
+        self.ret[i] += reward
+        self.length[i] += 1
+        if ended:
+            self.finished[i].append((self.ret[i], self.length[i]))
+            self.ret[i], self.length[i] = 0.0, 0
+            self.count[i] += 1
+
+    def record(self) -> dict[str, np.ndarray]:
+        """Mean return and length of the episodes finished since the last record (every seed
+        must have finished one), then start a new record."""
+        out = {}
+        if all(self.finished):
+            out["episode_return"] = np.array([np.mean([r for r, _ in f]) for f in self.finished])
+            out["episode_length"] = np.array([np.mean([n for _, n in f]) for f in self.finished])
+        self.finished = [[] for _ in self.seeds]
+        return out
+
+
+@dataclass
+class OnlinePhase:
+    """Host-side env loop over one env per seed; ``explore`` acts on normalised observations."""
+
+    envs: list[gym.Env]
+    seeds: list[int]
+    scaler: ActionScaler
+    normalizer: Normalizer
+    reward_scale: float
+    updates: Updates
+    explore: Callable[..., Any]
+    eval_interval: int = 0
+    """Evaluate every this many env steps of the phase (0: at its end only, by the runner)."""
+
+    @classmethod
+    def of(cls, algo: Learner, **kw: Any) -> OnlinePhase:
+        return cls(explore=make_act(algo, deterministic=False), **kw)
+
+    def run(
+        self, state: RunState, steps: int, index: int, counters: Counters, hooks: PhaseHooks
+    ) -> RunState:
+        """``steps`` env steps per seed; ``index`` (the phase's place in the schedule) seeds
+        the resets and the random actions."""
+        episodes = Episodes(self.seeds, index)
+        obs = np.stack(
+            [env.reset(seed=episodes.reset_seed(i))[0] for i, env in enumerate(self.envs)]
+        ).astype(np.float32)
+        random_rng = np.random.default_rng([*self.seeds, index])
+        sums: dict[str, Any] = {}
+        calls = done = 0
+        while done < steps:
+            n = min(self.updates.steps_per_update, steps - done)
+            state, obs, rows = self.collect(state, obs, n, counters, episodes, random_rng)
+            if done + n >= steps:
+                # The phase ends mid-episode: the next phase resets the envs, so the stored
+                # episode ends here. Mark it truncated (bookkeeping; TD still bootstraps).
+                rows["tr"][:, n - 1] = np.maximum(rows["tr"][:, n - 1], rows["te"][:, n - 1] == 0)
+            chunk = to_device(rows["o"], rows["a"], rows["r"], rows["no"], rows["te"], rows["tr"])
+            state = state.replace(buffer=add_chunk(state.buffer, chunk))
+            done += n
+            counters.env_steps += n
+            counters.progress_steps += n
+            state, metrics, grad_steps = self.updates.update(state, chunk, counters.env_steps)
+            counters.grad_steps += grad_steps
+            if metrics is not None:
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + np.asarray(v)
+                calls += 1
+            if counters.env_steps % LOG_INTERVAL < n or done >= steps:
+                record = {k: v / max(calls, 1) for k, v in sums.items()} | episodes.record()
+                if record:
+                    hooks.log("online", record, counters)
+                sums, calls = {}, 0
+            crossed = self.eval_interval and (
+                done // self.eval_interval > (done - n) // self.eval_interval
+            )
+            if crossed and done < steps:
+                counters.holder = "online"
+                hooks.evaluate(state, counters)
+            hooks.progress(counters)
+        return state
+
+    def collect(
+        self,
+        state: RunState,
+        obs: np.ndarray,
+        n: int,
+        counters: Counters,
+        episodes: Episodes,
+        random_rng: np.random.Generator,
+    ) -> tuple[RunState, np.ndarray, dict[str, np.ndarray]]:
+        """``n`` steps of every seed's env: (state with its key advanced, next observations,
+        the rows as host arrays of shape (S, n, ...))."""
+        S, obs_dim, act_dim = obs.shape[0], obs.shape[1], self.scaler.low.shape[0]
+        rows = {
+            "o": np.empty((S, n, obs_dim), np.float32),
+            "a": np.empty((S, n, act_dim), np.float32),
+            "r": np.empty((S, n), np.float32),
+            "no": np.empty((S, n, obs_dim), np.float32),
+            "te": np.zeros((S, n), np.float32),
+            "tr": np.zeros((S, n), np.float32),
+        }
+        for t in range(n):
+            obs_n = self.normalizer.numpy(obs)
+            if counters.env_steps + t < self.updates.random_until:
+                actions = random_rng.uniform(-1.0, 1.0, (S, act_dim)).astype(np.float32)
+            else:
+                a, key = self.explore(state.online, jnp.asarray(obs_n), state.key)
+                state = state.replace(key=key)
+                actions = np.asarray(a)
+            env_actions = self.scaler.to_env(actions)
+            for i, env in enumerate(self.envs):
+                next_obs, reward, term, trunc, _ = env.step(env_actions[i])
+                rows["o"][i, t], rows["a"][i, t] = obs_n[i], actions[i]
+                rows["r"][i, t] = float(reward) * self.reward_scale
+                rows["no"][i, t] = self.normalizer.numpy(next_obs)
+                rows["te"][i, t], rows["tr"][i, t] = term, trunc
+                episodes.step(i, float(reward), bool(term or trunc))
+                obs[i] = env.reset(seed=episodes.reset_seed(i))[0] if term or trunc else next_obs
+        return state, obs, rows

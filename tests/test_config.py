@@ -1,0 +1,59 @@
+"""The run configuration: round trip, validation naming the option, registry-derived choices."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from coopo.config import (
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    validate_config,
+)
+
+from .conftest import SMOKE
+
+
+def test_config_dict_round_trip():
+    c = dataclasses.replace(PRESETS["d4rl"], seeds=(3, 4), env_kwargs={"a": "1"})
+    assert config_from_dict(json.loads(json.dumps(config_to_dict(c)))) == c
+
+
+@pytest.mark.parametrize(
+    "change, option",
+    [
+        ({"cycles": 0}, "--cycles"),
+        ({"online_dataset_fraction": 1.5}, "--online-dataset-fraction"),
+        ({"eval_interval": 75}, "--eval-interval"),
+        ({"seeds": (1, 1)}, "--seeds"),
+        ({"dataset": "none"}, "--dataset"),
+        ({"batch_size": 0}, "--batch-size"),
+    ],
+)
+def test_bad_config_values_name_the_option(change, option):
+    with pytest.raises(ConfigError, match=option):
+        validate_config(dataclasses.replace(SMOKE, **change))
+
+
+def test_cli_choices_match_the_registries():
+    import typing
+
+    from coopo.config import OfflineName, OnlineName
+    from coopo.offline import OFFLINE_ALGORITHMS
+    from coopo.online import ONLINE_OPTIMIZERS
+
+    assert set(typing.get_args(OfflineName)) == set(OFFLINE_ALGORITHMS)
+    assert set(typing.get_args(OnlineName)) == set(ONLINE_OPTIMIZERS) | set(OFFLINE_ALGORITHMS)
+    for name in [*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS]:
+        assert dataclasses.is_dataclass(getattr(TrainConfig(), name))
+
+
+def test_preset_baselines_parse_and_validate():
+    for name in ("awac-ft", "iql-ft", "calql-ft", "rlpd"):
+        validate_config(PRESETS[name])
+    assert PRESETS["rlpd"].utd_ratio == 20 and PRESETS["iql-ft"].online == "iql"

@@ -41,6 +41,8 @@ def test_cli_train_eval_and_run_directory(tmp_path: Path, capsys):
     )
     assert list((run / "tb" / "seed_0").glob("events.out.tfevents.*"))
     assert (run / "checkpoints" / "latest").read_text().startswith("phase-")
+    # the handoff probe: the critic's value of the data's and the policy's actions
+    assert all("eval/q_data" in r and "eval/q_policy" in r for r in evals)
     info = json.loads((run / "dataset.json").read_text())
     assert info["env_id"] == "InvertedPendulum-v5" and info["episode_return_mean"] > 0
     assert "normalized_return" not in info  # no reference returns for this task

@@ -2,11 +2,10 @@
 
 Everything here is built from :mod:`coopo.bench.stats` (rliable, scipy, statsmodels):
 
-- the dataset's own normalised return per dataset (the reference line of tables and plots);
-- per run: final score (mean of the last 3 evaluations), normalised AUC, online env steps to
-  a *held* target (data level + 10 points, and the suite's fractions of expert), and the drop
-  after each offline->online switch within a fixed window (the suite's shortest online phase)
-  so that every method's switch is judged on the same number of evaluations;
+- the dataset's own normalised return per dataset (:func:`data_levels`: the reference line of
+  tables and plots, and the base of the first held target of :func:`coopo.bench.report.analyse`);
+- the fixed forgetting window (:func:`forgetting_window`: the suite's shortest online phase);
+- per run, the normalised AUC;
 - per (COOPO method, baseline, dataset): the paired per-seed difference of the final score and
   of the AUC (scipy t interval and p-value) and rliable's probability of improvement;
   across datasets, the probability of improvement on the (runs x datasets) matrices;
@@ -49,11 +48,7 @@ class Comparison:
 @dataclass
 class Evidence:
     data_level: dict[str, float]
-    window: int | None  # env steps of the fixed forgetting window
     auc: dict[tuple[str, str], np.ndarray]  # (dataset, method) -> per-seed AUC
-    held_targets: dict[str, list[tuple[str, float]]]  # dataset -> [(label, score)]
-    held: dict[tuple[str, str, str], tuple[np.ndarray, int]]  # (ds, method, label) -> steps, budget
-    forgetting: dict[tuple[str, str], np.ndarray]  # (ds, method) -> per-seed mean windowed drop
     comparisons: list[Comparison] = field(default_factory=list)
 
 
@@ -104,30 +99,35 @@ def paired(runs_a: list[Run], runs_b: list[Run], value: Any) -> stats.PairedDiff
     return stats.paired_difference(np.array([a[s] for s in seeds]), np.array([b[s] for s in seeds]))
 
 
+def data_levels(res: Results) -> dict[str, float]:
+    """Dataset -> its own normalised return (from the first finished run that can tell)."""
+    level: dict[str, float] = {}
+    for d in res.datasets:
+        for m in res.methods:
+            run_dir = _run_dir(res, d, m)
+            x = data_level(res.root, run_dir) if run_dir is not None else None
+            if x is not None:
+                level[d] = x
+                break
+    return level
+
+
+def forgetting_window(res: Results) -> int | None:
+    """The suite's shortest online phase after a switch (None: no method switches)."""
+    lengths = [online_phase_steps(r.config) for r in res.runs]
+    return min((x for x in lengths if x), default=None)
+
+
 def gather(
     res: Results,
     methods_under_test: list[str],
     baselines: list[str],
     final_runs: dict[tuple[str, str], np.ndarray],
     matrices: dict[str, np.ndarray],
+    level: dict[str, float],
 ) -> Evidence:
-    """All the new statistics of ``res``; ``final_runs``/``matrices`` are the report's per-seed
-    final scores (seed order) and runs x datasets matrices."""
-    level: dict[str, float] = {}
-    for d in res.datasets:
-        for m in res.methods:
-            runs = res.select(d, m)
-            if not runs:
-                continue
-            run_dir = _run_dir(res, d, m)
-            if run_dir is not None:
-                x = data_level(res.root, run_dir)
-                if x is not None:
-                    level[d] = x
-                    break
-    phase_lengths = [online_phase_steps(r.config) for r in res.runs]
-    window = min((x for x in phase_lengths if x), default=None)
-
+    """AUCs and the paired comparisons of ``res``; ``final_runs``/``matrices`` are the report's
+    per-seed final scores (seed order) and runs x datasets matrices, ``level`` the data levels."""
     budget = {
         (d, m): res.online_budget(d, m)
         for d in res.datasets
@@ -139,28 +139,7 @@ def gather(
         return stats.normalized_auc(r.curve, budget[(r.dataset, r.method)])
 
     auc = {k: np.array([auc_of(r) for r in res.select(*k)]) for k in budget}
-    targets: dict[str, list[tuple[str, float]]] = {}
-    suite_targets = res.suite.get("targets") or [60.0]
-    for d in res.datasets:
-        targets[d] = []
-        if d in level:
-            targets[d].append((f"data level + {DATA_MARGIN:g}", level[d] + DATA_MARGIN))
-        targets[d] += [(f"{t:g}% of expert", float(t)) for t in suite_targets]
-    held = {
-        (d, m, label): (
-            np.array([stats.interactions_to_held_target(r.curve, t) for r in res.select(d, m)]),
-            budget[(d, m)],
-        )
-        for (d, m) in budget
-        for label, t in targets[d]
-    }
-    forgetting: dict[tuple[str, str], np.ndarray] = {}
-    for d, m in budget:
-        drops = [stats.forgetting(r.curve, window) for r in res.select(d, m)]
-        if drops and all(drops):
-            forgetting[(d, m)] = np.array([np.mean(x) for x in drops])
-    ev = Evidence(level, window, auc, targets, held, forgetting)
-
+    ev = Evidence(level, auc)
     for c in methods_under_test:
         for b in baselines:
             for d in res.datasets:
@@ -178,16 +157,8 @@ def gather(
                     )
                 )
             if c in matrices and b in matrices:
-                ev.comparisons.append(
-                    Comparison(
-                        c,
-                        b,
-                        "",
-                        None,
-                        None,
-                        stats.probability_of_improvement(matrices[c], matrices[b]),
-                    )  # fmt: skip
-                )
+                poi = stats.probability_of_improvement(matrices[c], matrices[b])
+                ev.comparisons.append(Comparison(c, b, "", None, None, poi))
     # Holm over every paired test in the report (final scores and AUCs together).
     tests = [(cmp, k) for cmp in ev.comparisons for k in ("final", "auc") if getattr(cmp, k)]
     adjusted = stats.holm([getattr(cmp, k).p_value for cmp, k in tests])
@@ -227,15 +198,6 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _held_cell(x: np.ndarray, budget: int) -> str:
-    reached = int(np.isfinite(x).sum())
-    if reached == 0:
-        return f"never (0/{len(x)})"
-    point, lo, hi = stats.interval(np.where(np.isfinite(x), x, float(budget)))
-    mark = ">" if reached < len(x) else ""
-    return f"{mark}{point / 1000:.1f}k [{lo / 1000:.1f}k, {hi / 1000:.1f}k] ({reached}/{len(x)})"
-
-
 def markdown(res: Results, ev: Evidence) -> list[str]:
     """The report's sections for these statistics (Markdown lines)."""
     md: list[str] = []
@@ -244,7 +206,8 @@ def markdown(res: Results, ev: Evidence) -> list[str]:
         md += [
             "Mean episode return of each dataset, normalised like every evaluation: a policy "
             "that only imitates the data scores about this. It is the dashed line in the "
-            "learning curves and the first target below.",
+            "learning curves, a row of the score tables, and the base of the first "
+            "interactions target.",
             "",
             _table(
                 ["dataset", "data level"],
@@ -338,47 +301,6 @@ def markdown(res: Results, ev: Evidence) -> list[str]:
             ]
         md += verdict_lines(ev, under_test)
 
-    md += ["## Online interactions to a held target", ""]
-    md += [
-        "Online env steps at the first evaluation from which the next two also stay at or "
-        "above the target (a target touched once by a noisy evaluation is not reached): mean "
-        "[95% CI] (reached/seeds); runs that never held it count at the budget, so `>` marks a "
-        "lower bound. Targets lie above the data: the dataset's own level + "
-        f"{DATA_MARGIN:g} points, and fractions of the expert score.",
-        "",
-    ]
-    for d in res.datasets:
-        labels = ev.held_targets.get(d, [])
-        if not labels:
-            continue
-        md += [f"**{d}**", ""]
-        header = ["method", *(f"{lab} ({t:.1f})" for lab, t in labels)]
-        rows = [
-            [m, *(_held_cell(*ev.held[(d, m, lab)]) for lab, _ in labels)]
-            for m in res.methods
-            if (d, m, labels[0][0]) in ev.held
-        ]
-        md += [_table(header, rows), ""]
-
-    md += ["## Forgetting in a fixed window after each switch", ""]
-    if ev.window:
-        md += [
-            "End-of-offline score minus the lowest evaluation in the first "
-            f"{ev.window / 1000:g}k online env steps after the switch (the suite's shortest "
-            "online phase, so every method's switch is judged on the same number of "
-            "evaluations), averaged over a run's switches: mean [95% CI]; positive = the "
-            "policy got worse after the switch.",
-            "",
-        ]
-        rows = [
-            [d, m, _fmt(*stats.interval(ev.forgetting[(d, m)]))]
-            for d in res.datasets
-            for m in res.methods
-            if (d, m) in ev.forgetting
-        ]
-        md += [_table(["dataset", "method", "drop after the switch"], rows), ""]
-    else:
-        md += ["(no method switches from offline to online)", ""]
     return md
 
 

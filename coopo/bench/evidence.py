@@ -18,14 +18,16 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from coopo.bench import stats
 
-if TYPE_CHECKING:
-    from coopo.bench.report import Results, Run
+# The report's Results and Run (coopo.bench.report imports this module, so they are not
+# imported here: the import graph stays acyclic).
+Results = Any
+Run = Any
 
 DATA_MARGIN = 10.0
 """A target above the data: the dataset's own level plus this many points."""

@@ -294,9 +294,8 @@ def paired_difference(x: np.ndarray, y: np.ndarray) -> PairedDifference:
         raise ValueError(f"paired samples need equal 1-D shapes, got {x.shape} and {y.shape}")
     d = x - y
     if len(d) < 2:
-        return PairedDifference(
-            float(np.mean(d)) if len(d) else float("nan"), *[float("nan")] * 3, len(d)
-        )
+        nan = float("nan")
+        return PairedDifference(float(np.mean(d)) if len(d) else nan, nan, nan, nan, len(d))
     if np.ptp(d) <= 1e-9 * max(1.0, float(np.abs(d).max())):
         # No spread (up to rounding): the interval is the point, the test is degenerate.
         m = float(d.mean())

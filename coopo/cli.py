@@ -319,8 +319,10 @@ def _data_info(argv: list[str]) -> int:
 
 
 def _bench(argv: list[str]) -> int:
+    # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
+    # turns into `coopo bench SUITE --help`.
     from coopo.bench.harness import get_suite
-    from coopo.bench.suites import SUITES, estimate_seconds, expand
+    from coopo.bench.suites import SUITES, chunk_plan, estimate_seconds, expand
 
     if argv and argv[0] == "--list" or not argv:
         table = Table("suite", "runs", "datasets", "methods", "seeds", "CPU h (estimate)", "notes")
@@ -336,6 +338,21 @@ def _bench(argv: list[str]) -> int:
                 s.estimated_hours,
             )
         console.print(table)
+        for s in SUITES.values():
+            plan = chunk_plan(s)
+            if not plan:
+                continue
+            console.print(
+                f"\n[bold]{s.name}[/] in {len(plan)} chunks of at most {s.chunk_hours:g} h on 2 "
+                f"workers ({sum(c.hours for c in plan):.1f} h in all, an upper bound from "
+                "CPU_WORKER_RATES in coopo/bench/suites.py); each command continues its chunk:"
+            )
+            for i, c in enumerate(plan, 1):
+                console.print(
+                    f"  {i}. ~{c.hours:.1f} h: coopo bench {s.name} --chunk {i} --out DIR"
+                    f"   (= {' '.join(c.args(s))})",
+                    soft_wrap=True,
+                )
         return 0 if argv else 2
     name = argv[0]
     if name in ("-h", "--help"):
@@ -371,13 +388,14 @@ def bench_function(suite: object, argv: list[str]) -> Any:
     # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
     # turns into `coopo bench SUITE --help`.
     from coopo.bench.harness import run_suite
-    from coopo.bench.suites import Suite
+    from coopo.bench.suites import Suite, chunk_plan
 
     def bench(
         out: Path | None = None,
         seeds: tuple[int, ...] = (),
         methods: tuple[str, ...] = (),
         datasets: tuple[str, ...] = (),
+        chunk: int = 0,
         workers: int = 0,
         backend: Literal["local", "ray"] = "local",
         ray_address: str | None = None,
@@ -396,6 +414,7 @@ def bench_function(suite: object, argv: list[str]) -> Any:
             seeds: Seeds to run instead of the suite's.
             methods: Only these methods of the suite.
             datasets: Only these datasets of the suite.
+            chunk: Only chunk N (1-based) of the suite's chunk plan (coopo bench --list).
             workers: Local runs in parallel (default: the number of CPU cores).
             backend: local (one process per run) or ray (one Ray task per run; pip install 'coopo[ray]').
             ray_address: Ray cluster address (default: start a local Ray instance, or RAY_ADDRESS).
@@ -408,7 +427,22 @@ def bench_function(suite: object, argv: list[str]) -> Any:
         assert isinstance(suite, Suite)
         target = out or Path("bench") / suite.name
         target.mkdir(parents=True, exist_ok=True)
-        (target / "COMMAND").write_text("coopo bench " + " ".join(argv) + "\n")
+        if chunk:
+            plan = chunk_plan(suite)
+            if not 1 <= chunk <= len(plan):
+                console.print(
+                    f"suite {suite.name} has {len(plan)} chunks; --chunk {chunk} is not one"
+                )
+                return 2
+            c = plan[chunk - 1]
+            seeds, datasets, methods = c.seeds, c.datasets, c.methods
+        # One line per invocation: a suite run in chunks keeps every chunk's command.
+        command = "coopo bench " + " ".join(argv)
+        old = (
+            (target / "COMMAND").read_text().splitlines() if (target / "COMMAND").is_file() else []
+        )
+        if command not in old:
+            (target / "COMMAND").write_text("\n".join([*old, command]) + "\n")
         summary = run_suite(
             suite,
             target,

@@ -4,12 +4,16 @@ Layout of a results directory::
 
     RESULTS/
       suite.json                        the suite as run (budgets, methods, seeds)
+      provenance.json                   one record per `coopo bench` invocation: package
+                                        versions, CPU/GPU model, git commit (bench.provenance)
       datasets/<recipe>-n<size>.npz     datasets built once from coopo recipes
       runs/<dataset>/<method>/seeds-0_1_2/
         bench.json                      the run's spec (suite, dataset, method, seeds)
         config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
         log.txt                         the run's console output
         wall_time.json                  seconds spent training it (summed over resumes), and where
+        provenance.json                 package versions, CPU/GPU model and git commit of each
+                                        invocation that trained it
         error.txt                       why it failed (only when it did)
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
@@ -151,6 +155,7 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         record["config"],
     )
     console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
+    append_provenance(path / "provenance.json")
     started = time.perf_counter()
     try:
         resumed = False
@@ -210,6 +215,17 @@ def add_wall_time(path: Path, seconds: float) -> None:
             }
         )
     )
+
+
+def append_provenance(file: Path) -> dict[str, Any]:
+    """Add this process's :func:`~coopo.bench.provenance.provenance` record to the JSON list in
+    ``file`` (created if absent) and return it."""
+    from coopo.bench.provenance import provenance
+
+    records = json.loads(file.read_text()) if file.is_file() else []
+    record = provenance()
+    file.write_text(json.dumps([*records, record], indent=1) + "\n")
+    return record
 
 
 def _worker_main(argv: list[str]) -> int:
@@ -585,6 +601,7 @@ def run_suite(
                 f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
             )
     suite_file.write_text(json.dumps(record, indent=1))
+    append_provenance(out / "provenance.json")
 
     jobs, skipped = [], 0
     for spec in specs:

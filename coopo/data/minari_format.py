@@ -166,6 +166,10 @@ def _read_episode(src: str, f: h5py.File, name: str) -> dict[str, np.ndarray]:
     for key in ("rewards", "terminations", "truncations"):
         if d[key].shape[0] != t:
             raise DatasetError(src, f"{name}/{key}", f"length {d[key].shape[0]} != {t} actions")
+        if d[key].ndim != 1:
+            raise DatasetError(
+                src, f"{name}/{key}", f"expected one value per step, shape {d[key].shape}"
+            )
     raw = {}
     for key, ds in d.items():
         check_declared(src, f"{name}/{key}", ds.shape, ds.dtype)

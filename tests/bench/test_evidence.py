@@ -147,5 +147,5 @@ def test_report_renders_the_new_statistics_from_run_directories(tmp_path: Path):
     assert "higher final score than base on hopper-medium (+45.0)" in text
     assert "## Online interactions to a held target" in text and "data level + 10 (40.0)" in text
     assert "commit abcdef0123; Test CPU x2; coopo 0.1.0, jax 9.9" in text
-    assert "`coopo bench fake --chunk 1`, `coopo bench fake --chunk 2`" in text
+    assert "coopo bench fake --chunk 1\ncoopo bench fake --chunk 2\n" in text  # one per line
     assert "<table>" in html.read_text()

@@ -17,6 +17,7 @@ import platform
 import time
 from pathlib import Path
 
+from coopo import provenance
 from coopo.data.builder import build_dataset
 from coopo.recipes import MEDIUM_NOISE, TASKS, shipped_policy
 
@@ -66,6 +67,7 @@ def main() -> None:
         + " ".join(map(str, args.num_envs)),
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d"),
+        "provenance": provenance.collect(),
     }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")

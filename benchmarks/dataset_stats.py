@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coopo import provenance
 from coopo.evaluation import D4RL_REFERENCE_SCORES, normalized_score
 from coopo.recipes import QUALITIES, TASKS, build_recipe, shipped_policy
 
@@ -153,6 +154,7 @@ def main() -> None:
                 "rows": rows,
                 "skipped": skipped,
                 "date": time.strftime("%Y-%m-%d"),
+                "provenance": provenance.collect(),
             },
             indent=1,
         )

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from coopo import phases
+from coopo import phases, provenance
 from coopo.buffers import replay_init
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
@@ -405,6 +405,8 @@ def main() -> None:
         "jax": jax.__version__,
         "date": time.strftime("%Y-%m-%d"),
         "memory": mem,
+        # Versions, commit, CPU model and vector flags, GPU: hosts of the same size differ.
+        "provenance": provenance.collect(),
     }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")

@@ -6,36 +6,42 @@ field docstrings.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import tyro
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from coopo import extras
 from coopo.config import PRESETS, ConfigError, TrainConfig
+
+DATA_VERBS = """  data build   a recipe (coopo data build hopper-medium) or any behaviour policy
+               (--behaviour random|POLICY.npz) rolled out into a dataset
+  data info    print a dataset card (size, episodes, returns, reference scores, provenance)
+  data train-behaviour
+               train a behaviour policy with coopo's SAC until a target return (medium policies)
+"""
 
 USAGE = """usage: coopo VERB [options]   (coopo VERB --help for each verb's options)
 
 verbs:
   train        train a run (COOPO by default; --method o2o|offline|online for the baselines)
-  resume       continue a run from its latest phase-boundary checkpoint
+  resume       continue a run from its latest checkpoint (phase boundaries and inside phases)
   eval         evaluate a run's final policy on fresh episodes
   export       write a run's final policy as a plain-MLP .npz behaviour-policy file
-  data build   a recipe (coopo data build hopper-medium) or any behaviour policy
-               (--behaviour random|POLICY.npz) rolled out into a dataset
-  data info    print a dataset card (size, episodes, returns, reference scores, provenance)
-  data train-behaviour
-               train a behaviour policy with coopo's SAC until a target return (medium policies)
-  bench SUITE  run a benchmark grid (methods x datasets x seeds) into one results directory;
+__DATA__  bench SUITE  run a benchmark grid (methods x datasets x seeds) into one results directory;
                suites: smoke, cpu, ablations, paper (coopo bench --list)
   report DIR   aggregate a results directory into a Markdown + HTML report with figures
-"""
+""".replace("__DATA__", DATA_VERBS)
 
 console = Console()
+RunDir = Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RUN_DIR")]
 
 
 def _train(argv: list[str]) -> int:
@@ -77,16 +83,19 @@ def _print_result(result: object) -> None:
 
 
 def _resume(argv: list[str]) -> int:
-    def resume(run_dir: tyro.conf.Positional[Path], max_phases: int = 0) -> None:
-        """Continue a run from its latest phase-boundary checkpoint.
+    def resume(run_dir: RunDir, max_phases: int = 0, force: bool = False) -> None:
+        """Continue a run from its latest checkpoint (verified; a corrupt one falls back to the
+        previous). The dataset's content hash and the package versions must match the run's.
 
         Args:
             run_dir: The run directory.
             max_phases: Stop, resumably, after this many phases (0: run to the end).
+            force: Resume even though the dataset or package versions changed (recorded in
+                the run directory's resume-log.jsonl).
         """
         from coopo.runner import resume as do_resume
 
-        _print_result(do_resume(run_dir, max_phases, console))
+        _print_result(do_resume(run_dir, max_phases, console, force=force))
 
     tyro.cli(resume, args=argv, prog="coopo resume")
     return 0
@@ -94,7 +103,7 @@ def _resume(argv: list[str]) -> int:
 
 def _eval(argv: list[str]) -> int:
     def evaluate(
-        run_dir: tyro.conf.Positional[Path],
+        run_dir: RunDir,
         episodes: int = 10,
         seed: int | None = None,
         env_seed: int = 0,
@@ -136,7 +145,7 @@ def _eval(argv: list[str]) -> int:
 
 
 def _export(argv: list[str]) -> int:
-    def export(run_dir: tyro.conf.Positional[Path], out: Path, seed: int | None = None) -> None:
+    def export(run_dir: RunDir, out: Path, seed: int | None = None) -> None:
         """Write a run's final policy as a plain-MLP .npz behaviour-policy file.
 
         The file is what `coopo data build --behaviour FILE` rolls out (normaliser folded in).
@@ -226,7 +235,20 @@ def _data_build(argv: list[str]) -> int:
             dest = write_npz(ds, out or f"{task_name(env_id)}-{Path(behaviour).stem}.npz")
         console.print(f"wrote {ds.size} transitions to {dest}")
 
-    tyro.cli(build, args=argv, prog="coopo data build")
+    from coopo.recipes import QUALITIES, TASKS
+
+    recipes = ", ".join(f"{t}-{q}" for t in TASKS for q in QUALITIES)
+    description = (
+        "Two forms:\n\n"
+        "  coopo data build TASK-QUALITY [--size N] [--seed S] [--expert-policy FILE]"
+        " [--root DIR] [--export-d4rl FILE.hdf5]\n"
+        "      a D4RL-style recipe, written as the Minari dataset coopo/TASK/QUALITY-v0"
+        " (coopo data build hopper-medium --help for its options; see docs/datasets.md).\n"
+        f"      recipes: {recipes}\n\n"
+        "  coopo data build [--env-id ID] [--behaviour random|POLICY.npz] [options below]\n"
+        "      " + (build.__doc__ or "").strip().splitlines()[0]
+    )
+    tyro.cli(build, args=argv, prog="coopo data build", description=description)
     return 0
 
 
@@ -272,7 +294,7 @@ def _data_train_behaviour(argv: list[str]) -> int:
 
 def _data_info(argv: list[str]) -> int:
     def info(
-        path_or_id: tyro.conf.Positional[str],
+        path_or_id: Annotated[tyro.conf.Positional[str], tyro.conf.arg(metavar="PATH-OR-ID")],
         json_output: Annotated[bool, tyro.conf.arg(name="json")] = False,
     ) -> None:
         """Print a dataset card.
@@ -299,8 +321,8 @@ def _data_info(argv: list[str]) -> int:
 def _bench(argv: list[str]) -> int:
     # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
     # turns into `coopo bench SUITE --help`.
-    from coopo.bench.harness import get_suite, run_suite
-    from coopo.bench.suites import SUITES, estimate_seconds, expand
+    from coopo.bench.harness import get_suite
+    from coopo.bench.suites import SUITES, chunk_plan, estimate_seconds, expand
 
     if argv and argv[0] == "--list" or not argv:
         table = Table("suite", "runs", "datasets", "methods", "seeds", "CPU h (estimate)", "notes")
@@ -316,18 +338,64 @@ def _bench(argv: list[str]) -> int:
                 s.estimated_hours,
             )
         console.print(table)
+        for s in SUITES.values():
+            plan = chunk_plan(s)
+            if not plan:
+                continue
+            console.print(
+                f"\n[bold]{s.name}[/] in {len(plan)} chunks of at most {s.chunk_hours:g} h on 2 "
+                f"workers ({sum(c.hours for c in plan):.1f} h in all, an upper bound from "
+                "CPU_WORKER_RATES in coopo/bench/suites.py); each command continues its chunk:"
+            )
+            for i, c in enumerate(plan, 1):
+                console.print(
+                    f"  {i}. ~{c.hours:.1f} h: coopo bench {s.name} --chunk {i} --out DIR"
+                    f"   (= {' '.join(c.args(s))})",
+                    soft_wrap=True,
+                )
         return 0 if argv else 2
     name = argv[0]
+    if name in ("-h", "--help"):
+        # No suite named yet: describe the verb, list the suites, show the options.
+        return _bench_help(bench_function(None, argv))
     if name.startswith("-"):
-        console.print("usage: coopo bench SUITE [options]  (coopo bench --list)")
+        console.print(
+            "usage: coopo bench SUITE [options]  (coopo bench --help, coopo bench --list)"
+        )
         return 2
     suite = get_suite(name)
+    return int(tyro.cli(bench_function(suite, argv), args=argv[1:], prog=f"coopo bench {name}"))
+
+
+def _bench_help(bench: object) -> int:
+    from coopo.bench.suites import SUITES
+
+    suites = "\n".join(f"  {s.name:10s} {s.description}" for s in SUITES.values())
+    description = (
+        "coopo bench SUITE [options]: "
+        + inspect.cleandoc(getattr(bench, "__doc__", "") or "").split("\n\n")[0].replace("\n", " ")
+        + f"\n\nsuites (coopo bench --list for their grids and cost estimates):\n{suites}"
+    )
+    try:
+        tyro.cli(bench, args=["--help"], prog="coopo bench SUITE", description=description)  # type: ignore[call-overload]
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def bench_function(suite: object, argv: list[str]) -> Any:
+    """The options of ``coopo bench SUITE`` as a function tyro reads (run when ``suite`` is set)."""
+    # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
+    # turns into `coopo bench SUITE --help`.
+    from coopo.bench.harness import run_suite
+    from coopo.bench.suites import Suite, chunk_plan
 
     def bench(
         out: Path | None = None,
         seeds: tuple[int, ...] = (),
         methods: tuple[str, ...] = (),
         datasets: tuple[str, ...] = (),
+        chunk: int = 0,
         workers: int = 0,
         backend: Literal["local", "ray"] = "local",
         ray_address: str | None = None,
@@ -346,6 +414,7 @@ def _bench(argv: list[str]) -> int:
             seeds: Seeds to run instead of the suite's.
             methods: Only these methods of the suite.
             datasets: Only these datasets of the suite.
+            chunk: Only chunk N (1-based) of the suite's chunk plan (coopo bench --list).
             workers: Local runs in parallel (default: the number of CPU cores).
             backend: local (one process per run) or ray (one Ray task per run; pip install 'coopo[ray]').
             ray_address: Ray cluster address (default: start a local Ray instance, or RAY_ADDRESS).
@@ -355,9 +424,25 @@ def _bench(argv: list[str]) -> int:
             expert_policy_dir: Directory with <task>-expert.npz, for expert and medium-expert recipes.
             report: Write the report (coopo report) when every run has finished.
         """
+        assert isinstance(suite, Suite)
         target = out or Path("bench") / suite.name
         target.mkdir(parents=True, exist_ok=True)
-        (target / "COMMAND").write_text("coopo bench " + " ".join(argv) + "\n")
+        if chunk:
+            plan = chunk_plan(suite)
+            if not 1 <= chunk <= len(plan):
+                console.print(
+                    f"suite {suite.name} has {len(plan)} chunks; --chunk {chunk} is not one"
+                )
+                return 2
+            c = plan[chunk - 1]
+            seeds, datasets, methods = c.seeds, c.datasets, c.methods
+        # One line per invocation: a suite run in chunks keeps every chunk's command.
+        command = "coopo bench " + " ".join(argv)
+        old = (
+            (target / "COMMAND").read_text().splitlines() if (target / "COMMAND").is_file() else []
+        )
+        if command not in old:
+            (target / "COMMAND").write_text("\n".join([*old, command]) + "\n")
         summary = run_suite(
             suite,
             target,
@@ -376,17 +461,29 @@ def _bench(argv: list[str]) -> int:
         if summary.failed:
             return 1
         if report:
+            if not extras.available("report"):
+                # The runs are done and kept; only the report waits for its extra.
+                console.print(
+                    f"report skipped: it needs the 'report' extra (pip install 'coopo[report]'),"
+                    f" then: coopo report {target}",
+                    soft_wrap=True,
+                    markup=False,
+                )
+                return 0
             from coopo.bench.report import write_report
 
             paths = write_report(target)
             console.print(f"report: {paths[0]} and {paths[1]}")
         return 0
 
-    return int(tyro.cli(bench, args=argv[1:], prog=f"coopo bench {name}"))
+    return bench
 
 
 def _report(argv: list[str]) -> int:
-    def report(results_dir: tyro.conf.Positional[Path], out: Path | None = None) -> None:
+    def report(
+        results_dir: Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RESULTS_DIR")],
+        out: Path | None = None,
+    ) -> None:
         """Aggregate a `coopo bench` results directory into report.md and report.html (figures
         as PNG files next to them and embedded in the HTML).
 
@@ -394,6 +491,7 @@ def _report(argv: list[str]) -> int:
             results_dir: A results directory written by coopo bench.
             out: Report directory (default: RESULTS_DIR/report).
         """
+        extras.require("report", "coopo report")
         from coopo.bench.report import write_report
 
         md, html = write_report(results_dir, out)
@@ -426,15 +524,22 @@ def main(argv: list[str] | None = None) -> int:
                 "train-behaviour": _data_train_behaviour,
             }
             if len(argv) < 2 or argv[1] not in sub:
-                print("usage: coopo data {build,info,train-behaviour} [options]")
-                return 2
+                print(
+                    "usage: coopo data {build,info,train-behaviour} [options]"
+                    "   (coopo data VERB --help for each)\n\n" + DATA_VERBS
+                )
+                return 0 if argv[1:2] in (["-h"], ["--help"]) else 2
             return sub[argv[1]](argv[2:])
         print(USAGE)
         console.print(f"[red]error[/]: unknown verb {argv[0]!r}")
         return 2
     except (ConfigError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        console.print(f"[red]error[/]: {e}")
+        # One line, however long, and printed as is ('coopo[report]' is not rich markup).
+        console.print(f"[red]error[/]: {escape(str(e))}", soft_wrap=True)
         return 1
+    except KeyboardInterrupt as e:  # Ctrl-C: say where the run stands, no traceback
+        console.print(f"[yellow]{escape(str(e) or 'interrupted')}[/]", soft_wrap=True)
+        return 130
 
 
 if __name__ == "__main__":

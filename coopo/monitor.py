@@ -1,5 +1,6 @@
-"""What a run shows and records while it trains: metrics per seed (``metrics.jsonl`` and
-TensorBoard, through :class:`~coopo.logger.MetricsLogger`), the divergence check, the live
+"""What a run shows and records while it trains: metrics per seed (``metrics.jsonl``,
+TensorBoard and, with --wandb, Weights & Biases, through :class:`~coopo.logger.MetricsLogger`,
+against env steps), the divergence check, the live
 progress display and the line printed at every phase boundary."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from coopo import checkpoint as ckpt
 from coopo.evaluation import Evaluation
-from coopo.logger import MetricsLogger
+from coopo.logger import MetricsLogger, WandbOptions
 from coopo.schedule import Phase
 
 
@@ -23,22 +24,29 @@ class TrainingDiverged(RuntimeError):
 
 class RunMonitor:
     def __init__(
-        self, run_dir: Path, seeds: list[int], cycles: int, has_ref: bool, console: Console
+        self,
+        run_dir: Path,
+        seeds: list[int],
+        cycles: int,
+        has_ref: bool,
+        console: Console,
+        wandb: WandbOptions | None = None,
     ) -> None:
         self.run_dir, self.seeds, self.cycles = run_dir, seeds, cycles
-        self.has_ref, self.console = has_ref, console
+        self.has_ref, self.console, self.wandb = has_ref, console, wandb
         # Attached by open(); phases can also be driven without them (benchmarks, tests).
         self.logger: MetricsLogger | None = None
         self.progress: Progress | None = None
 
     def open(self, counters: ckpt.Counters, total_steps: int, show: bool) -> Progress:
         """Start the metrics files (dropping records a resume rewinds past) and the display."""
-        resuming = counters.next_phase > 0
+        resuming = counters.next_phase > 0 or counters.phase_step > 0
         self.logger = MetricsLogger(
             self.run_dir,
             self.seeds,
             keep_lines=counters.metrics_lines if resuming else None,
-            purge_step=counters.progress_steps + 1 if resuming else None,
+            purge_step=counters.env_steps if resuming else None,
+            wandb=self.wandb,
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
         self.progress = Progress(
@@ -81,7 +89,7 @@ class RunMonitor:
         }
         for i, seed in enumerate(self.seeds):
             metrics = {f"{prefix}/{k}": float(v[i]) for k, v in arrays.items()}
-            self.logger.log(seed, counters.progress_steps, where, metrics)
+            self.logger.log(seed, counters.env_steps, where, metrics)
 
     def describe(self, phase: Phase, counters: ckpt.Counters, last: Evaluation | None) -> None:
         if self.progress is None:

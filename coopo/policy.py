@@ -63,10 +63,13 @@ class Policy:
     """``policy(obs) -> action``: raw env observations in, env-unit actions out.
 
     Applies the saved observation normaliser and action rescaling; deterministic (tanh of the
-    mean) unless called with ``deterministic=False`` and a ``key``.
+    mean) unless called with ``deterministic=False``. A stochastic call with a ``key`` samples
+    with that key (reproducible); without one it draws a fresh key from the policy's own stream
+    (``seed``), so successive calls sample different actions and a policy loaded with the same
+    ``seed`` repeats the same sequence.
     """
 
-    def __init__(self, meta: dict[str, Any], params: Any) -> None:
+    def __init__(self, meta: dict[str, Any], params: Any, seed: int = 0) -> None:
         self.meta = meta
         self.env_id: str = meta["env_id"]
         self.env_kwargs: dict[str, Any] = meta.get("env_kwargs", {})
@@ -77,6 +80,7 @@ class Policy:
         self._high = np.asarray(meta["action_high"], np.float32)
         actor = TanhGaussianActor(tuple(meta["hidden_dims"]), self.act_dim)
         self.params = params
+        self._key = jax.random.PRNGKey(seed)
 
         @jax.jit
         def _act(params: Any, obs: jax.Array, key: jax.Array, stochastic: bool) -> jax.Array:
@@ -103,13 +107,19 @@ class Policy:
                 f"policy expects observations of size {self.obs_dim}, got shape {obs.shape}"
             )
         x = ((obs[None] if single else obs) - self._mean) / self._std
-        k = key if key is not None else jax.random.PRNGKey(0)
+        if key is not None:
+            k = key
+        elif deterministic:
+            k = self._key  # not used by a deterministic call: the stream is not advanced
+        else:
+            self._key, k = jax.random.split(self._key)
         a = np.asarray(self._act(self.params, jnp.asarray(x), k, not deterministic))
         return a[0] if single else a
 
 
-def load_policy(run_dir: str | Path, seed: int | None = None) -> Policy:
-    """The final policy of a run (of ``seed``, default the run's first seed)."""
+def load_policy(run_dir: str | Path, seed: int | None = None, sample_seed: int = 0) -> Policy:
+    """The final policy of a run (of ``seed``, default the run's first seed); ``sample_seed``
+    starts the key stream of stochastic calls made without a key."""
     d = Path(run_dir) / "policy"
     meta_path = d / "policy.json"
     if not meta_path.is_file():
@@ -123,7 +133,7 @@ def load_policy(run_dir: str | Path, seed: int | None = None) -> Policy:
     actor = TanhGaussianActor(tuple(meta["hidden_dims"]), int(meta["act_dim"]))
     template = actor.init(jax.random.PRNGKey(0), jnp.zeros((1, int(meta["obs_dim"]))))
     params = serialization.from_bytes(template, (d / f"seed_{seed}.msgpack").read_bytes())
-    return Policy(meta, params)
+    return Policy(meta, params, sample_seed)
 
 
 def export_mlp_npz(run_dir: str | Path, path: str | Path, seed: int | None = None) -> Path:

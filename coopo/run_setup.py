@@ -16,7 +16,13 @@ from coopo.config import TrainConfig
 from coopo.data import Dataset, DatasetError, resolve_dataset, validate_against_env
 from coopo.data.dataset import discounted_returns_to_go
 from coopo.envs import ActionScaler, make_env
-from coopo.evaluation import Evaluator, drift_probe, reference_scores, task_name
+from coopo.evaluation import (
+    Evaluator,
+    drift_probe,
+    normalized_score,
+    reference_scores,
+    task_name,
+)
 from coopo.normalization import Normalizer
 from coopo.phases import online_sampler, to_device
 from coopo.phases.online import OffPolicyUpdates, OnPolicyUpdates, Updates
@@ -48,6 +54,16 @@ class RunSetup:
             ds.metadata.ref_min_score if ds else None,
             ds.metadata.ref_max_score if ds else None,
         )
+        if ds is not None and self.dataset_info is not None:
+            # The data's own level (mean episode return, normalised like every evaluation):
+            # the reference line a report puts next to the scores.
+            rets = ds.episode_returns()
+            if len(rets):
+                self.dataset_info["episode_return_mean"] = float(rets.mean())
+                if self.ref_scores[0] is not None:
+                    self.dataset_info["normalized_return"] = float(
+                        normalized_score(rets.mean(), *self.ref_scores)
+                    )
         if ds is not None and cfg.normalize_observations:
             self.normalizer = Normalizer.fit(ds.observations)
         else:

@@ -1,4 +1,5 @@
-"""The cycle runner: COOPO's algorithm box, checkpoints at every phase boundary, and resume.
+"""The cycle runner: COOPO's algorithm box, checkpoints at phase boundaries and inside phases,
+and resume.
 
     for phase in schedule(method):                 # coopo: [offline, online] x K
         if phase is offline:
@@ -11,32 +12,39 @@
 
 :meth:`Trainer.run` is that loop. Everything a run needs to continue exactly (parameters,
 optimizer states, target networks, replay buffers, RNG keys, counters) is checkpointed at
-each phase boundary; env resets are seeded from (seed, phase, episode), so a resumed run
-reproduces an unbroken one.
+each phase boundary, and inside a phase between two jitted calls when one is due
+(``--checkpoint-every`` steps, or every ``--checkpoint-minutes``), with the phase's host state
+(:mod:`coopo.resume_point`); env resets are seeded from (seed, phase, episode), so a resumed
+run reproduces an unbroken one.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jax
 from rich.console import Console
+from rich.markup import escape
 
 from coopo import checkpoint as ckpt
-from coopo import phases
+from coopo import phases, provenance, resume_check
 from coopo.buffers import replay_init
 from coopo.config import TrainConfig, algorithm, config_from_dict, config_to_dict, validate_config
 from coopo.evaluation import Evaluation, task_name
+from coopo.logger import WandbOptions
 from coopo.monitor import RunMonitor, TrainingDiverged
 from coopo.phases import PhaseHooks, RunState
 from coopo.phases.offline import OfflinePhase
 from coopo.phases.online import OnlinePhase
 from coopo.policy import save_policy
+from coopo.resume_point import CheckpointClock
 from coopo.run_setup import RunSetup, online_updates
+from coopo.runlock import RunLock, interrupted
 from coopo.schedule import Phase, schedule
 
 __all__ = ["RunResult", "RunState", "Trainer", "TrainingDiverged", "resume", "train"]
@@ -98,7 +106,10 @@ class Trainer:
         self.evaluator = setup.make_evaluator()
         self.last: Evaluation | None = None  # the newest evaluation
         has_ref = setup.ref_scores[0] is not None
-        self.monitor = RunMonitor(run_dir, self.seeds, cfg.cycles, has_ref, self.console)
+        self.monitor = RunMonitor(
+            run_dir, self.seeds, cfg.cycles, has_ref, self.console, wandb_options(cfg)
+        )
+        self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
 
     def init_state(self) -> RunState:
         cfg, spec = self.cfg, self.setup.spec
@@ -130,14 +141,16 @@ class Trainer:
                             f"stopped after {ran} phases; continue with: coopo resume {self.run_dir}"
                         )
                         return RunResult(self.run_dir, finished=False)
+                    # Resumed inside this phase: its handoff was made before the checkpoint.
+                    inside = counters.phase_step > 0
                     if phase.kind == "offline":
-                        if counters.holder == "online":
+                        if counters.holder == "online" and not inside:
                             state = state.replace(
                                 offline=self.to_offline(state.online, state.offline)
                             )
                         state = self.offline_phase(state, phase, counters)
                     else:
-                        if counters.holder == "offline":
+                        if counters.holder == "offline" and not inside:
                             state = state.replace(
                                 online=self.to_online(state.offline, state.online)
                             )
@@ -156,20 +169,46 @@ class Trainer:
             self.monitor.close()
 
     def offline_phase(self, state: RunState, phase: Phase, counters: ckpt.Counters) -> RunState:
-        return self.offline.run(state, phase.steps, counters, self._hooks(phase))
+        start = counters.phase_step  # > 0: resumed from a checkpoint inside this phase
+        return self.offline.run(state, phase.steps, counters, self._hooks(phase), start)
 
     def online_phase(
         self, state: RunState, phase: Phase, counters: ckpt.Counters, index: int
     ) -> RunState:
-        return self.online.run(state, phase.steps, index, counters, self._hooks(phase))
+        start, host = counters.phase_step, counters.phase_host or None
+        hooks = self._hooks(phase)
+        return self.online.run(state, phase.steps, index, counters, hooks, start, host)
 
     def _checkpoint(self, state: RunState, counters: ckpt.Counters, index: int) -> None:
         logger = self.monitor.logger
         assert logger is not None
         counters.next_phase = index + 1
+        counters.phase_step, counters.phase_host = 0, {}
         logger.flush()
         counters.metrics_lines = logger.lines
         ckpt.save(self.run_dir, state, counters, self.cfg.keep_checkpoints)
+        self.clock.reset()
+
+    def _checkpoint_inside(
+        self,
+        state: RunState,
+        counters: ckpt.Counters,
+        before: int,
+        after: int,
+        host: Callable[[], dict[str, Any]],
+    ) -> None:
+        """A checkpoint between two jitted calls of phase ``counters.next_phase``, when due."""
+        if not self.clock.due(before, after):
+            return
+        logger = self.monitor.logger
+        assert logger is not None
+        counters.phase_step, counters.phase_host = after, host()
+        logger.flush()
+        counters.metrics_lines = logger.lines
+        name = ckpt.name_for(counters, after)
+        ckpt.save(self.run_dir, state, counters, self.cfg.keep_checkpoints, name)
+        counters.phase_host = {}
+        self.clock.reset()
 
     def result(self) -> RunResult:
         assert self.last is not None
@@ -185,6 +224,7 @@ class Trainer:
             log=lambda prefix, metrics, c: self.monitor.train_metrics(prefix, metrics, phase, c),
             evaluate=lambda state, c: self.evaluate(state, c, phase, False),
             progress=lambda c: self.monitor.describe(phase, c, self.last),
+            checkpoint=self._checkpoint_inside,
         )
 
     # ----------------------------------------------------------------- evaluation, artifacts
@@ -246,6 +286,15 @@ def write_results(
     (run_dir / "results.json").write_text(json.dumps(summary, indent=1))
 
 
+def wandb_options(cfg: TrainConfig) -> WandbOptions | None:
+    """Where --wandb sends the run (None without --wandb)."""
+    if not cfg.wandb:
+        return None
+    return WandbOptions(
+        cfg.wandb_project, cfg.wandb_entity, cfg.wandb_group, cfg.wandb_tags, config_to_dict(cfg)
+    )
+
+
 def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     """Run ``cfg`` in a new run directory (``cfg.run_dir`` or ``runs/<time>-<method>-<env>``)."""
     validate_config(cfg)
@@ -256,19 +305,27 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
             f"{run_dir} already holds a run; use `coopo resume {run_dir}` or another --run-dir"
         )
     trainer = Trainer(cfg, run_dir, console)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock.acquire(run_dir)  # one writer per run directory, held for the run's life
     resolved = {**config_to_dict(cfg), "run_dir": str(run_dir)}
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
     info = trainer.setup.dataset_info
     (run_dir / "dataset.json").write_text(json.dumps(info, indent=1, default=str))
+    resume_check.record(run_dir)
+    provenance.record_run(run_dir)
     try:
         return trainer.run(trainer.init_state(), ckpt.Counters(), cfg.max_phases)
+    except KeyboardInterrupt as e:
+        raise interrupted(run_dir) from e
     finally:
         trainer.close()
+        lock.release()
 
 
-def resume(run_dir: str | Path, max_phases: int = 0, console: Console | None = None) -> RunResult:
-    """Continue a run from its latest phase-boundary checkpoint."""
+def resume(
+    run_dir: str | Path, max_phases: int = 0, console: Console | None = None, force: bool = False
+) -> RunResult:
+    """Continue a run from its latest checkpoint that verifies; ``force`` accepts a changed
+    dataset or package versions (recorded in the run directory)."""
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
@@ -282,7 +339,24 @@ def resume(run_dir: str | Path, max_phases: int = 0, console: Console | None = N
         )
     trainer = Trainer(cfg, run_dir, console)
     try:
-        state, counters = ckpt.restore(path, trainer.init_state())
+        lock = RunLock.acquire(run_dir)
+    except BaseException:
+        trainer.close()
+        raise
+    try:
+        resume_check.check_resume(run_dir, trainer.setup.dataset_info, force, trainer.console.print)
+        changed = provenance.record_run(run_dir)
+        if changed:  # the run goes on, but its results may not equal an unbroken run's
+            trainer.console.print(
+                "[yellow]warning[/]: resuming with other software or on another host than this run"
+                " started with (provenance.json): " + escape("; ".join(changed)),
+                soft_wrap=True,
+            )
+        template = jax.eval_shape(trainer.init_state)  # shapes only: no second state in memory
+        state, counters, _ = ckpt.restore_latest(run_dir, template, trainer.console.print)
         return trainer.run(state, counters, max_phases)
+    except KeyboardInterrupt as e:
+        raise interrupted(run_dir) from e
     finally:
         trainer.close()
+        lock.release()

@@ -41,7 +41,11 @@ def test_cli_train_eval_and_run_directory(tmp_path: Path, capsys):
     )
     assert list((run / "tb" / "seed_0").glob("events.out.tfevents.*"))
     assert (run / "checkpoints" / "latest").read_text().startswith("phase-")
-    assert json.loads((run / "dataset.json").read_text())["env_id"] == "InvertedPendulum-v5"
+    # the handoff probe: the critic's value of the data's and the policy's actions
+    assert all("eval/q_data" in r and "eval/q_policy" in r for r in evals)
+    info = json.loads((run / "dataset.json").read_text())
+    assert info["env_id"] == "InvertedPendulum-v5" and info["episode_return_mean"] > 0
+    assert "normalized_return" not in info  # no reference returns for this task
     policy = load_policy(run)
     a = policy(np.zeros(4, np.float32))
     assert a.shape == (1,) and -3.0 <= a[0] <= 3.0

@@ -4,16 +4,20 @@ Layout of a results directory::
 
     RESULTS/
       suite.json                        the suite as run (budgets, methods, seeds)
+      provenance.json                   one record per `coopo bench` invocation: package
+                                        versions, CPU/GPU model, git commit (bench.provenance)
       datasets/<recipe>-n<size>.npz     datasets built once from coopo recipes
       runs/<dataset>/<method>/seeds-0_1_2/
         bench.json                      the run's spec (suite, dataset, method, seeds)
         config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
         log.txt                         the run's console output
         wall_time.json                  seconds spent training it (summed over resumes), and where
+        provenance.json                 package versions, CPU/GPU model and git commit of each
+                                        invocation that trained it
         error.txt                       why it failed (only when it did)
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
-resumes interrupted ones from their last phase-boundary checkpoint, and starts the others.
+resumes interrupted ones from their last checkpoint, and starts the others.
 Checkpoints of finished runs are deleted unless ``--keep-checkpoints``.
 
 Backends: ``local`` (default) runs each run in its own Python process, ``workers`` at a time;
@@ -31,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -40,7 +45,7 @@ from typing import Any
 from rich.console import Console
 
 from coopo.bench.suites import SUITES, RunSpec, Suite, expand
-from coopo.config import config_to_dict
+from coopo.config import TrainConfig, config_to_dict
 
 FINISHED = "results.json"
 
@@ -97,11 +102,18 @@ def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
         return
     old = json.loads(saved.read_text())
     new = json.loads(json.dumps(spec_record(spec, dataset)))  # tuples -> lists, as saved
-    if old.get("config") != new["config"]:
+    # An option added to TrainConfig since that run was recorded, left at its default, is not
+    # a difference: the run used what the default does.
+    defaults = json.loads(json.dumps(config_to_dict(TrainConfig())))
+    old_config = {
+        **{k: v for k, v in defaults.items() if k in new["config"]},
+        **old.get("config", {}),
+    }
+    if old_config != new["config"]:
         changed = sorted(
             k
-            for k in set(old.get("config", {})) | set(new["config"])
-            if old.get("config", {}).get(k) != new["config"].get(k)
+            for k in set(old_config) | set(new["config"])
+            if old_config.get(k) != new["config"].get(k)
         )
         raise BenchError(
             f"{path} holds a run of another config (differs in: {', '.join(changed)}); "
@@ -127,10 +139,14 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
     """
     import coopo
     from coopo import checkpoint as ckpt
+    from coopo.runlock import RunLock
 
     record = json.loads((path / "bench.json").read_text())
     if is_finished(path):
         return dict(json.loads((path / FINISHED).read_text()))
+    # One writer: a retried worker whose first attempt still runs is refused here, before it
+    # deletes or appends anything (the lock is released when either process dies).
+    lock = RunLock.acquire(path)
     spec = RunSpec(
         record["suite"],
         record["dataset"],
@@ -139,14 +155,28 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         record["config"],
     )
     console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
+    append_provenance(path / "provenance.json")
     started = time.perf_counter()
     try:
+        resumed = False
         if ckpt.latest(path) is not None:
             console.print(f"--- resuming {path}")
-            coopo.resume(path, console=console)
-        else:
+            try:
+                coopo.resume(path, console=console)
+                resumed = True
+            except ckpt.NoUsableCheckpoint as e:  # all failed verification: start over
+                console.print(f"--- {e}")
+        if not resumed:
             # Nothing finished yet (killed inside the first phase): start clean.
-            for stale in ("metrics.jsonl", "config.json", "dataset.json", "tb", "checkpoints"):
+            for stale in (
+                "metrics.jsonl",
+                "config.json",
+                "dataset.json",
+                "versions.json",
+                "resume-log.jsonl",
+                "tb",
+                "checkpoints",
+            ):
                 p = path / stale
                 shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
             console.print(f"--- starting {path}")
@@ -154,6 +184,7 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
     finally:
         console.file.close()
         add_wall_time(path, time.perf_counter() - started)
+        lock.release()
     if not keep_checkpoints:
         shutil.rmtree(path / "checkpoints", ignore_errors=True)
     return dict(json.loads((path / FINISHED).read_text()))
@@ -164,6 +195,8 @@ def add_wall_time(path: Path, seconds: float) -> None:
     import platform
 
     import jax
+
+    from coopo import provenance
 
     f = path / "wall_time.json"
     old: dict[str, Any] = (
@@ -177,16 +210,34 @@ def add_wall_time(path: Path, seconds: float) -> None:
                 "seconds": old["seconds"] + seconds,
                 "invocations": old["invocations"] + 1,
                 "hosts": hosts,
+                # Versions, commit, CPU model and vector flags, GPU of the latest invocation.
+                "provenance": provenance.collect(),
             }
         )
     )
 
 
+def append_provenance(file: Path) -> dict[str, Any]:
+    """Add this process's :func:`~coopo.bench.provenance.provenance` record to the JSON list in
+    ``file`` (created if absent) and return it."""
+    from coopo.bench.provenance import provenance
+
+    records = json.loads(file.read_text()) if file.is_file() else []
+    record = provenance()
+    file.write_text(json.dumps([*records, record], indent=1) + "\n")
+    return record
+
+
 def _worker_main(argv: list[str]) -> int:
     """``python -m coopo.bench.harness RUN_DIR DATASET [--keep-checkpoints]``."""
+    from coopo.runlock import RunLocked
+
     path, dataset = Path(argv[0]), Path(argv[1])
     try:
         execute(path, dataset, "--keep-checkpoints" in argv)
+    except RunLocked as e:  # not this run's failure: leave its directory to the holder
+        print(e, file=sys.stderr)
+        return 3
     except Exception as e:  # recorded for the driver and the report
         import traceback
 
@@ -199,26 +250,115 @@ def _worker_main(argv: list[str]) -> int:
 Outcome = tuple[RunSpec, bool, str, float]  # spec, ok, message, seconds
 
 
+# GPU memory one run needs at most (256-256 nets, RLPD's 10 critics, a 1M-row dataset and replay
+# buffer, XLA's workspace), used to pick how many runs share one GPU.
+GPU_MEMORY_PER_RUN_MIB = 2048
+
+
+@dataclasses.dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    memory_mib: int
+
+
+def detect_gpus() -> list[Gpu]:
+    """NVIDIA GPUs this process may use (nvidia-smi, honouring CUDA_VISIBLE_DEVICES); the
+    driver never initialises JAX's GPU backend, which would take memory from the workers."""
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if smi.returncode != 0:
+        return []
+    gpus = []
+    for line in smi.stdout.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit():
+            gpus.append(Gpu(int(parts[0]), parts[1], int(parts[2])))
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        keep = [v.strip() for v in visible.split(",") if v.strip()]
+        gpus = [g for g in gpus if str(g.index) in keep]
+    return gpus
+
+
+def plan_workers(requested: int, cpus: int, gpus: list[Gpu]) -> int:
+    """Local runs in parallel: ``requested`` if given, else one per core, and on GPUs no more
+    than fit their memory (GPU_MEMORY_PER_RUN_MIB each, 90% of every GPU usable)."""
+    if requested:
+        return requested
+    workers = max(1, cpus)
+    if gpus:
+        fit = sum(int(0.9 * g.memory_mib) // GPU_MEMORY_PER_RUN_MIB for g in gpus)
+        workers = max(1, min(workers, fit))
+    return workers
+
+
+def worker_env(
+    base: dict[str, str], slot: int, workers: int, cpus: int, gpus: list[Gpu]
+) -> dict[str, str]:
+    """The environment of the worker process in ``slot`` (0 .. workers-1).
+
+    CPU: each worker gets its share of the cores (XLA's CPU thread pool). GPU: JAX would
+    preallocate 75% of a GPU in every process, so the second worker would run out of memory;
+    workers allocate on demand instead, each capped at its share of its GPU, and are spread
+    over the GPUs round-robin. Settings the user already exported are kept.
+    """
+    env = dict(base)
+    threads = max(1, cpus // max(1, workers))
+    env.setdefault(
+        "XLA_FLAGS",
+        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+        f"intra_op_parallelism_threads={threads}",
+    )
+    if gpus:
+        gpu = gpus[slot % len(gpus)]
+        sharing = -(-workers // len(gpus))  # workers on this GPU at most
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", f"{0.9 / sharing:.3f}")
+        if len(gpus) > 1:
+            env["CUDA_VISIBLE_DEVICES"] = str(gpu.index)
+    return env
+
+
 def _run_local(
-    jobs: list[tuple[RunSpec, Path, Path]], workers: int, keep_checkpoints: bool
+    jobs: list[tuple[RunSpec, Path, Path]],
+    workers: int,
+    keep_checkpoints: bool,
+    gpus: list[Gpu] | None = None,
+    watch: RunProgress | None = None,
 ) -> Iterable[Outcome]:
-    threads_per_worker = max(1, (os.cpu_count() or 1) // max(1, workers))
+    import queue
+
+    gpus = gpus or []
+    cpus = os.cpu_count() or 1
+    slots: queue.Queue[int] = queue.Queue()
+    for i in range(workers):
+        slots.put(i)
 
     def one(job: tuple[RunSpec, Path, Path]) -> Outcome:
         spec, path, dataset = job
-        env = dict(os.environ)
-        # Each worker process gets its share of the cores (XLA's CPU thread pool).
-        env.setdefault(
-            "XLA_FLAGS",
-            f"--xla_cpu_multi_thread_eigen={'true' if threads_per_worker > 1 else 'false'} "
-            f"intra_op_parallelism_threads={threads_per_worker}",
-        )
         cmd = [sys.executable, "-m", "coopo.bench.harness", str(path), str(dataset)]
         if keep_checkpoints:
             cmd.append("--keep-checkpoints")
-        t = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        took = time.perf_counter() - t
+        slot = slots.get()
+        if watch:
+            watch.started(spec, path)
+        try:
+            env = worker_env(dict(os.environ), slot, workers, cpus, gpus)
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            took = time.perf_counter() - t
+        finally:
+            slots.put(slot)
+            if watch:
+                watch.ended(path)
         if proc.returncode != 0:
             err = path / "error.txt"
             msg = err.read_text().splitlines()[0] if err.is_file() else proc.stderr[-2000:]
@@ -324,6 +464,85 @@ def _score_line(path: Path) -> str:
     return f"return {sum(rets) / max(1, len(rets)):.1f}"
 
 
+# ----------------------------------------------------------------------------- progress
+POLL_SECONDS = 2.0
+
+
+def last_record(path: Path) -> dict[str, Any] | None:
+    """The newest record of a run's metrics.jsonl (read from the end), or None."""
+    f = path / "metrics.jsonl"
+    try:
+        with open(f, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 8192))
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line being written
+        if isinstance(record, dict):
+            return record
+    return None
+
+
+class RunProgress:
+    """Runs done out of the total, and for every running local run its phase and env steps
+    (read from its metrics.jsonl every POLL_SECONDS). Shown on a terminal only."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        from coopo.progress import make_progress
+
+        self.bar = make_progress(console)
+        self.overall = self.bar.add_task("runs done", total=total)
+        self.running: dict[Path, tuple[Any, RunSpec]] = {}
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> RunProgress:
+        self.bar.start()
+        if not self.bar.disable:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.bar.stop()
+
+    def started(self, spec: RunSpec, path: Path) -> None:
+        c = spec.config
+        total = c["cycles"] * c["online_steps"] if c["method"] != "offline" else None
+        with self.lock:
+            task = self.bar.add_task(f"  {spec.name}: starting", total=total)
+            self.running[path] = (task, spec)
+
+    def ended(self, path: Path) -> None:
+        with self.lock:
+            task, _ = self.running.pop(path)
+            self.bar.remove_task(task)
+            self.bar.advance(self.overall)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            with self.lock:
+                for path, (task, spec) in self.running.items():
+                    r = last_record(path)
+                    if r is None or "cycle" not in r:
+                        continue
+                    cycles = spec.config["cycles"] if spec.config["method"] == "coopo" else 1
+                    self.bar.update(
+                        task,
+                        completed=r.get("env_steps", 0),
+                        description=f"  {spec.name}: cycle {r['cycle'] + 1}/{cycles} "
+                        f"{r.get('phase', '')}, {r.get('grad_steps', 0)} updates",
+                    )
+
+
 # ----------------------------------------------------------------------------- driver
 @dataclasses.dataclass
 class BenchSummary:
@@ -382,6 +601,7 @@ def run_suite(
                 f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
             )
     suite_file.write_text(json.dumps(record, indent=1))
+    append_provenance(out / "provenance.json")
 
     jobs, skipped = [], 0
     for spec in specs:
@@ -400,23 +620,35 @@ def run_suite(
         f"({backend}); results in {out}"
     )
     jobs.sort(key=lambda j: -j[0].cost)
-    workers = workers or max(1, os.cpu_count() or 1)
+    watch = RunProgress(console, len(jobs))
     if backend == "local":
-        outcomes = _run_local(jobs, workers, keep_checkpoints)
+        gpus = detect_gpus()
+        workers = plan_workers(workers, os.cpu_count() or 1, gpus)
+        if gpus:
+            console.print(
+                f"{len(gpus)} GPU(s) ({', '.join(sorted({g.name for g in gpus}))}): {workers} "
+                "workers, each allocating GPU memory on demand within its share"
+            )
+        outcomes = _run_local(jobs, workers, keep_checkpoints, gpus, watch)
     elif backend == "ray":
         outcomes = _run_ray(jobs, ray_address, cpus_per_run, gpus_per_run, keep_checkpoints)
     else:
         raise BenchError(f"unknown backend {backend!r} (local, ray)")
     summary = BenchSummary(out, len(specs), skipped, [], [])
-    for i, outcome in enumerate(outcomes, 1):
-        spec, ok, msg, took = outcome
-        status = "[green]done[/]" if ok else "[red]FAILED[/]"
-        console.print(
-            f"[{i}/{len(jobs)}] {status} {spec.name} in {took:.0f} s: {msg}", soft_wrap=True
-        )
-        (summary.finished if ok else summary.failed).append(spec.name if ok else (spec.name, msg))  # type: ignore[arg-type]
-        if on_outcome:
-            on_outcome(outcome)
+    with watch:
+        for i, outcome in enumerate(outcomes, 1):
+            spec, ok, msg, took = outcome
+            status = "[green]done[/]" if ok else "[red]FAILED[/]"
+            console.print(
+                f"[{i}/{len(jobs)}] {status} {spec.name} in {took:.0f} s: {msg}", soft_wrap=True
+            )
+            if backend != "local":  # local runs advance it as their processes end
+                watch.bar.advance(watch.overall)
+            (summary.finished if ok else summary.failed).append(
+                spec.name if ok else (spec.name, msg)  # type: ignore[arg-type]
+            )
+            if on_outcome:
+                on_outcome(outcome)
     if summary.failed:
         console.print(
             f"[red]{len(summary.failed)} runs failed[/]; see error.txt in their run directories"

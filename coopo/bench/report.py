@@ -5,13 +5,18 @@ Everything is computed from the run directories' ``metrics.jsonl`` (see
 
 1. final normalised score per method and dataset (mean, 95% stratified-bootstrap CI), with
    IQM and mean across datasets and performance profiles (rliable);
-2. online interactions to reach targets (fractions of the expert reference, and the final score
-   of the best offline-to-online baseline), and COOPO's reduction against each baseline;
-3. learning curves (normalised score against online env steps, mean and 95% CI band);
-4. forgetting at each offline->online switch;
-5. drift from the data (``eval/data_action_mse`` at every evaluation; the offline phases'
+2. the datasets' own level, the area under the learning curve, and COOPO against each
+   baseline: paired per-seed differences, Holm-adjusted p-values over the report, probability
+   of improvement (:mod:`coopo.bench.evidence`);
+3. online interactions to a held target (the dataset's level + 10, fractions of the expert
+   reference, the final score of the best offline-to-online baseline), and COOPO's reduction
+   against each baseline;
+4. learning curves (normalised score against online env steps, mean and 95% CI band, the
+   data level as a dashed line);
+5. forgetting at each offline->online switch, in the suite's shortest online phase;
+6. drift from the data (``eval/data_action_mse`` at every evaluation; the offline phases'
    ``offline/kl_to_previous`` and ``offline/data_log_likelihood``);
-6. a plain-language summary generated from those numbers.
+7. a plain-language summary generated from those numbers.
 
 Figures are PNG files beside ``report.md`` and embedded (base64) in ``report.html``.
 """
@@ -28,8 +33,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from coopo.bench import stats
+from coopo.bench import evidence, stats
+from coopo.bench.evidence import Evidence
 from coopo.bench.stats import Curve
+from coopo.bench.styles import cycle_switches, method_styles
 
 SCORE = "eval/normalized_score"
 DRIFT = "eval/data_action_mse"
@@ -153,6 +160,12 @@ class Analysis:
         tuple[str, str], tuple[np.ndarray, np.ndarray]
     ]  # first switch, mean over switches
     best_o2o: dict[str, str]
+    data_level: dict[str, float] = field(default_factory=dict)
+    """Dataset -> its own normalised return (the reference line)."""
+    window: int | None = None
+    """Env steps after a switch in which forgetting is measured (the shortest online phase)."""
+    evidence: Evidence | None = None
+    """AUCs, paired differences, Holm-adjusted p-values, probabilities of improvement."""
     _reductions: dict[tuple[str, str, str, str], tuple[float, float, float]] = field(
         default_factory=dict
     )
@@ -195,19 +208,27 @@ def analyse(res: Results) -> Analysis:
     best_o2o: dict[str, str] = {}
     targets: dict[str, list[tuple[str, float]]] = {}
     suite_targets = res.suite.get("targets") or [50.0, 75.0]
+    level = evidence.data_levels(res)
     for d in res.datasets:
         o2o = [
             m
             for m in res.methods
             if res.method_info(m).get("offline_to_online") and (d, m) in final
         ]
-        targets[d] = [(f"{t:g}% of expert", float(t)) for t in suite_targets]
+        # Targets above the data: a target the data's own level already meets says nothing.
+        targets[d] = []
+        if d in level:
+            targets[d].append(
+                (f"data level + {evidence.DATA_MARGIN:g}", level[d] + evidence.DATA_MARGIN)
+            )
+        targets[d] += [(f"{t:g}% of expert", float(t)) for t in suite_targets]
         if o2o:
             best = max(o2o, key=lambda m: final[(d, m)][0])
             best_o2o[d] = best
             targets[d].append((f"final score of {best}", final[(d, best)][0]))
     interactions: dict[tuple[str, str, str], tuple[np.ndarray, int]] = {}
     forgetting: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    window = evidence.forgetting_window(res)
     for d in res.datasets:
         for m in res.methods:
             runs = res.select(d, m)
@@ -215,17 +236,30 @@ def analyse(res: Results) -> Analysis:
                 continue
             budget = res.online_budget(d, m)
             for label, t in targets[d]:
-                x = np.array([stats.interactions_to_target(r.curve, t) for r in runs])
+                x = np.array([stats.interactions_to_held_target(r.curve, t) for r in runs])
                 interactions[(d, m, label)] = (x, budget)
-            drops = [stats.forgetting(r.curve) for r in runs]
+            drops = [stats.forgetting(r.curve, window) for r in runs]
             if all(drops):
                 forgetting[(d, m)] = (
                     np.array([x[0] for x in drops]),
                     np.array([np.mean(x) for x in drops]),
                 )
-    return Analysis(
-        final, final_runs, aggregate, matrices, targets, interactions, forgetting, best_o2o
+    an = Analysis(
+        final,
+        final_runs,
+        aggregate,
+        matrices,
+        targets,
+        interactions,
+        forgetting,
+        best_o2o,
+        level,
+        window,
     )
+    an.evidence = evidence.gather(
+        res, _coopo_methods(res), _baselines(res), final_runs, matrices, level
+    )
+    return an
 
 
 def _censored(x: np.ndarray, budget: int) -> np.ndarray:
@@ -259,10 +293,7 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _colors(methods: list[str]) -> dict[str, Any]:
-    import seaborn as sns
-
-    palette = sns.color_palette("colorblind", len(methods))
-    return dict(zip(methods, palette, strict=True))
+    return {m: style["color"] for m, style in method_styles(methods).items()}
 
 
 def _curve_band(
@@ -279,15 +310,23 @@ def _curve_band(
 
 
 def fig_learning_curves(
-    res: Results, path: Path, key: str | None = None, ylabel: str = "normalized score"
+    res: Results,
+    path: Path,
+    key: str | None = None,
+    ylabel: str = "normalized score",
+    levels: dict[str, float] | None = None,
 ) -> Path:
+    """Mean curve and 95% CI band per method, one panel per dataset; ``levels``: the
+    datasets' own normalised returns, drawn as a dashed reference line."""
     plt = _plt()
     ds = res.datasets
-    colors = _colors(res.methods)
+    styles = method_styles(res.methods)
     rows_of_legend = math.ceil(len(res.methods) / 5)
     fig, axes = plt.subplots(
         1, len(ds), figsize=(max(7.0, 4.2 * len(ds)), 3.4 + 0.3 * rows_of_legend), squeeze=False
     )
+    switches: set[int] = set()
+    drew_switches = False
     for ax, d in zip(axes[0], ds, strict=True):
         for m in res.methods:
             runs = res.select(d, m)
@@ -296,8 +335,25 @@ def fig_learning_curves(
             if key is not None and not any(key in row for r in runs for row in r.rows):
                 continue
             grid, mean, lo, hi = _curve_band(runs, key)
-            ax.step(grid / 1000, mean, where="post", color=colors[m], label=m, lw=1.6)
-            ax.fill_between(grid / 1000, lo, hi, step="post", color=colors[m], alpha=0.18)
+            st = styles[m]
+            ax.step(
+                grid / 1000,
+                mean,
+                where="post",
+                color=st["color"],
+                linestyle=st["linestyle"],
+                label=m,
+                lw=1.6,
+            )
+            ax.fill_between(grid / 1000, lo, hi, step="post", color=st["color"], alpha=0.14)
+            if runs[0].config.get("method") == "coopo":  # where it went back to the dataset
+                switches.update(x for r in runs for x in cycle_switches(r.rows))
+        for x in sorted(switches):
+            ax.axvline(x / 1000, color="0.45", lw=0.8, linestyle=(0, (2, 3)), zorder=0)
+            drew_switches = True
+        switches.clear()
+        if levels:
+            evidence.add_data_level(ax, levels.get(d))
         ax.set_title(d)
         ax.set_xlabel("online env steps (thousands)")
         ax.grid(alpha=0.3)
@@ -308,6 +364,9 @@ def fig_learning_curves(
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
+    if drew_switches:
+        handles.append(plt.Line2D([0], [0], color="0.45", lw=0.8, linestyle=(0, (2, 3))))
+        labels.append("COOPO back to the dataset (cycle switch)")
     fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8)
     fig.tight_layout(rect=(0, 0.07 * rows_of_legend + 0.02, 1, 1))
     return _save(fig, path)
@@ -325,19 +384,25 @@ def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | No
     taus = np.linspace(min(0.0, float(allv.min())), float(allv.max()) + 1, 81)
     profiles, cis = stats.performance_profile(scores, taus)
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    colors = _colors(res.methods)
+    styles = method_styles(res.methods)
+    colors = {m: styles[m]["color"] for m in methods}
     plot_utils.plot_performance_profiles(
         profiles,
         taus,
         performance_profile_cis=cis,
-        colors={m: colors[m] for m in methods},
+        colors=colors,
+        linestyles={m: styles[m]["linestyle"] for m in methods},
         xlabel="normalized score τ",
         ylabel="fraction of runs with score > τ",
         ax=ax,
         labelsize="medium",
         ticklabelsize="small",
     )
-    ax.legend([plt.Line2D([0], [0], color=colors[m]) for m in methods], methods, fontsize=8)
+    ax.legend(
+        [plt.Line2D([0], [0], color=colors[m], linestyle=styles[m]["linestyle"]) for m in methods],
+        methods,
+        fontsize=8,
+    )
     fig.tight_layout()
     return _save(fig, path)
 
@@ -626,17 +691,53 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def provenance_line(root: Path) -> str:
+    """Commits, machines and key package versions that produced a results directory (from the
+    runs' and the bench's ``provenance.json``); '' when none is recorded."""
+    records: list[dict[str, Any]] = []
+    for f in [root / "provenance.json", *sorted((root / "runs").rglob("provenance.json"))]:
+        if f.is_file():
+            records += json.loads(f.read_text())
+    if not records:
+        return ""
+    commits = sorted(
+        {
+            (r.get("git") or {}).get("commit", "")[:10]
+            + ("+changes" if (r.get("git") or {}).get("dirty") else "")
+            for r in records
+            if (r.get("git") or {}).get("commit")
+        }
+    )
+    machines = sorted(
+        {
+            f"{r.get('cpu')} x{r.get('cpu_count')}"
+            + (f" + {', '.join(r['accelerators'])}" if r.get("accelerators") else "")
+            for r in records
+        }
+    )
+    pk = records[-1].get("packages", {})
+    versions = ", ".join(
+        f"{k} {pk[k]}"
+        for k in ("coopo", "jax", "flax", "optax", "gymnasium", "mujoco")
+        if pk.get(k)
+    )
+    return (
+        f"commit {', '.join(commits) or 'unknown'}; {'; '.join(machines)}; {versions} "
+        "(every record in `provenance.json` and `runs/*/*/*/provenance.json`)"
+    )
+
+
 def _md_header(res: Results, an: Analysis) -> list[str]:
     s = res.suite
     md: list[str] = [f"# coopo bench report: suite `{s.get('name')}`", ""]
     md += [s.get("description", ""), ""]
-    command = (
-        (res.root / "COMMAND").read_text().strip()
+    commands = (
+        (res.root / "COMMAND").read_text().split("\n")
         if (res.root / "COMMAND").is_file()
-        else f"coopo bench {s.get('name')}"
+        else [f"coopo bench {s.get('name')}"]
     )
     md += [
-        f"- **Command:** `{command}`, then `coopo report {res.root}`",
+        "- **Command:** (the block below; one command per line, as run)",
         f"- **Budgets:** {s.get('budget_note', '')}",
         f"- **Datasets:** {', '.join(res.datasets)}",
         f"- **Seeds:** {len(set(r.seed for r in res.runs))} per method and dataset "
@@ -647,17 +748,32 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
         "- **Intervals:** 95% stratified-bootstrap percentile intervals over seeds (rliable); "
         "reductions use arch's independent-samples bootstrap.",
     ]
+    produced = provenance_line(res.root)
+    if produced:
+        md += [f"- **Produced by:** {produced}"]
     if res.missing or res.failed:
         md += [
             f"- **Incomplete:** {len(res.missing)} runs unfinished, {len(res.failed)} failed: "
             + ", ".join(res.missing + res.failed)
         ]
+    # A fenced block keeps every command on its own line in the HTML too.
+    md += [
+        "",
+        "```",
+        *(c.strip() for c in commands if c.strip()),
+        f"coopo report {res.root}",
+        "```",
+    ]
     notes = res.root / "NOTES.md"
     if notes.is_file():
         md += ["", "## Notes on this run", "", notes.read_text().strip()]
     md += ["", "## Summary", ""]
     if _reference(res):
         md += [f"Each variant against the reference configuration `{_reference(res)}`:", ""]
+    verdicts = evidence.verdict_lines(an.evidence, _coopo_methods(res)) if an.evidence else []
+    if verdicts:
+        md += ["Final scores, paired per seed, Holm-adjusted over every test in this report:", ""]
+        md += [*verdicts, "Interval-overlap view (95% CIs per cell):", ""]
     md += summary_lines(res, an) or ["(no COOPO method in this suite)"]
     md += ["", "## Methods", ""]
     md += [f"- `{m}`: {res.method_info(m).get('description', '')}" for m in res.methods]
@@ -666,16 +782,20 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
 
 def _md_final(res: Results, an: Analysis, figs: dict[str, Path | None]) -> list[str]:
     md = ["", "## Final normalized score", ""]
-    md += ["Mean over seeds [95% CI] of the last evaluation.", ""]
-    md.append(
-        _table(
-            ["method", *res.datasets],
-            [
-                [m, *(_fmt(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
-                for m in res.methods
-            ],
-        )
-    )
+    md += [
+        f"A run's final score is the mean of its last {stats.FINAL_EVALUATIONS} evaluations "
+        "(one evaluation swings by tens of points); mean over seeds [95% CI]. The *data level* "
+        "row is the dataset's own normalised return.",
+        "",
+    ]
+    rows = []
+    if an.data_level:
+        rows.append(["*data level*", *(_level(an.data_level.get(d)) for d in res.datasets)])
+    rows += [
+        [m, *(_fmt(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
+        for m in res.methods
+    ]
+    md.append(_table(["method", *res.datasets], rows))
     if an.aggregate:
         md += ["", "Across datasets (runs x datasets, stratified bootstrap):", ""]
         md.append(
@@ -691,6 +811,10 @@ def _md_final(res: Results, an: Analysis, figs: dict[str, Path | None]) -> list[
     return md
 
 
+def _level(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
 def _reduction_cell(cell: ReductionCell) -> str:
     if isinstance(cell, str):
         return cell
@@ -699,12 +823,16 @@ def _reduction_cell(cell: ReductionCell) -> str:
 
 
 def _md_interactions(res: Results, an: Analysis) -> list[str]:
-    md = ["", "## Online interactions to reach a target", ""]
+    md = ["", "## Online interactions to a held target", ""]
     md += [
-        "Online env steps at the first evaluation at or above the target: mean [95% CI] "
-        "(reached/seeds). Runs that never reached it count at the budget, so `>` marks a lower "
-        "bound. COOPO's and the O2O baselines' counts include no offline steps (those are free "
-        "of interactions); a pre-trained policy already at the target needs 0.",
+        "Online env steps at the first evaluation from which the next two also stay at or "
+        "above the target (a target touched once by a noisy evaluation is not held): mean "
+        "[95% CI] (held/seeds). Runs that never held it count at the budget, so `>` marks a "
+        "lower bound. Targets lie above the data: the dataset's own normalised return + "
+        f"{evidence.DATA_MARGIN:g} points, the suite's fractions of the expert score, and the "
+        "best offline-to-online baseline's final score. COOPO's and the O2O baselines' counts "
+        "include no offline steps (those are free of interactions); a pre-trained policy "
+        "already holding the target needs 0.",
         "",
     ]
     for d in res.datasets:
@@ -737,17 +865,25 @@ def _md_curves_and_forgetting(
     assert curves is not None
     md = ["## Learning curves", ""]
     md += [
-        "Normalized score against online env steps: mean over seeds and 95% CI band. Offline "
-        "phases add no env steps, so a COOPO offline phase shows as a vertical step.",
+        "Normalized score against online env steps: mean over seeds and 95% CI band; the "
+        "dashed line is the dataset's own normalised return. Offline phases add no env steps, "
+        "so a COOPO offline phase shows as a vertical step.",
         "",
         f"![learning curves]({curves.name})",
         "",
     ]
     md += ["## Forgetting at the offline-to-online switch", ""]
+    window = (
+        f"in the first {an.window / 1000:g}k online env steps after the switch (the suite's "
+        "shortest online phase, so every method's switches are judged on the same number of "
+        "evaluations)"
+        if an.window
+        else "in the online phase that follows"
+    )
     md += [
-        "End-of-offline score minus the lowest score in the online phase that follows "
-        "(positive = the policy got worse after the switch), mean [95% CI]; at the first switch, "
-        "and averaged over all of a run's switches (COOPO has one per cycle).",
+        f"End-of-offline score minus the lowest evaluation {window} (positive = the policy got "
+        "worse after the switch), mean [95% CI]; at the first switch, and averaged over all of "
+        "a run's switches (COOPO has one per cycle).",
         "",
     ]
     rows = [[d, m, _fmt(*first), _fmt(*avg)] for d, m, first, avg in forgetting_rows(res, an)]
@@ -796,6 +932,8 @@ def render_markdown(res: Results, an: Analysis, figs: dict[str, Path | None]) ->
     """The report's Markdown from the analysis and the figures' paths."""
     md = _md_header(res, an)
     md += _md_final(res, an, figs)
+    if an.evidence is not None:
+        md += ["", *evidence.markdown(res, an.evidence)]
     md += _md_interactions(res, an)
     md += _md_curves_and_forgetting(res, an, figs)
     md += _md_drift(res, figs)
@@ -810,7 +948,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
     out.mkdir(parents=True, exist_ok=True)
     an = analyse(res)
     figs: dict[str, Path | None] = {
-        "curves": fig_learning_curves(res, out / "learning_curves.png"),
+        "curves": fig_learning_curves(res, out / "learning_curves.png", levels=an.data_level),
         "aggregate": fig_aggregate(res, an, out / "aggregate.png"),
         "profile": fig_performance_profile(res, an, out / "performance_profile.png"),
         "drift": fig_learning_curves(
@@ -828,11 +966,12 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
 def _html(md_text: str, folder: Path, title: str) -> str:
     import markdown
 
-    body = markdown.markdown(md_text, extensions=["tables"])
+    body = markdown.markdown(md_text, extensions=["tables", "fenced_code"])
     for png in folder.glob("*.png"):
         body = body.replace(f'src="{png.name}"', f'src="{_data_uri(png)}"')
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.45}"
+        "pre{background:#f3f3f3;padding:0.6em;overflow-x:auto;white-space:pre}"
         "table{border-collapse:collapse;margin:0.5em 0;font-size:0.9em}"
         "td,th{border:1px solid #ccc;padding:3px 8px}th{background:#f3f3f3}"
         "img{max-width:100%}code{background:#f3f3f3;padding:1px 3px}"

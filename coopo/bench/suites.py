@@ -54,6 +54,9 @@ class Suite:
     100). The defaults suit reduced budgets on medium data (a medium policy scores about 33)."""
     gpu: bool = False
     reference: str = ""
+    chunk_hours: float = 0.0
+    """Split the grid into chunks of at most this many wall hours (``coopo bench --list`` prints
+    each chunk's command); 0: one piece."""
     """A COOPO variant the others are compared with (ablations); baselines otherwise."""
 
 
@@ -88,6 +91,35 @@ class RunSpec:
 # wall time of each run next to this estimate.
 CPU_RATES = {"offline_updates": 478.0, "online_steps": 429.0, "eval_steps": 5_000.0}
 
+# Per-seed costs of one `coopo bench` worker (one process, one XLA thread: what each of two
+# workers gets on this 2-core machine), calibrated on full runs measured here: the committed
+# `cpu` grid's hopper runs (benchmarks/results/cpu/runs/hopper-*/*/wall_time.json, 30k offline
+# updates + 30k env steps, 3 seeds, 2 workers) took 772-777 s per COOPO run, 739-784 s per
+# AWAC/IQL fine-tuning run, 301-303 s per SAC-from-scratch run and 2,298 s per RLPD run at
+# UTD 1 (the RLPD runs while development tests also ran). Per seed that is ~258 s for COOPO,
+# against 133 s from the clean 2-thread rates of benchmarks/results/throughput-cpu-2core.json
+# (30k / 478 AWAC-KL updates/s + 30k / 429 SAC steps/s): a factor 1.9 for one thread and a
+# busy machine, applied to those rates below. RLPD's 2,298 s per 3 seeds less a SAC run's
+# collection is 0.025 s per ten-critic update beyond a SAC update. Cal-QL has no measured
+# full run yet: its update is counted as 5 AWAC-KL updates (CQL's penalty evaluates both
+# critics on 30 extra actions per row: 10 uniform, 10 from pi(s), 10 from pi(s')), to be
+# replaced by `python benchmarks/run_cost.py --methods calql-ft` on an idle machine. An
+# evaluation is counted at 10 full-length episodes (4 s per seed; hopper and walker2d episodes
+# that fall end sooner). The machine is shared, so these are upper bounds.
+CPU_WORKER_RATES: dict[str, Any] = {
+    "offline_updates": {"awac_kl": 478 / 1.9, "iql": 404 / 1.9, "cal_ql": 478 / 1.9 / 5},
+    "online_steps": {
+        "sac": 429 / 1.9,
+        "awac_kl": 429 / 1.9,  # awac-ft and iql-ft runs took as long as COOPO's
+        "iql": 429 / 1.9,
+        # collection (1/225.8 - 1/251.6 s per step) + one Cal-QL update (5 / 251.6 s)
+        "cal_ql": 1 / (1.9 / 429 - 1.9 / 478 + 5 * 1.9 / 478),
+        "rlpd": 429 / 1.9,  # plus rlpd_update_s per RLPD update (utd_ratio per step)
+    },
+    "rlpd_update_s": 0.025,
+    "eval_s": 4.0,
+}
+
 
 def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> float:
     """Single-process CPU seconds a run should take at ``rates`` (vmapped seeds cost linearly
@@ -104,6 +136,108 @@ def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> floa
         + evals * c["eval_episodes"] * 1_000 / rates["eval_steps"]
     )
     return per_seed * len(spec.seeds)
+
+
+def evaluations(config: dict[str, Any]) -> int:
+    """Evaluations a run makes per seed: every ``eval_interval`` online env steps inside a
+    phase, and at the end of every phase."""
+    c = config
+    phases = {"coopo": 2 * c["cycles"], "o2o": 2, "offline": 1, "online": 1}[c["method"]]
+    per_phase = c["cycles"] * c["online_steps"] if c["method"] != "coopo" else c["online_steps"]
+    inside = (per_phase - 1) // c["eval_interval"] if c["eval_interval"] else 0
+    online_phases = c["cycles"] if c["method"] == "coopo" else int(c["method"] != "offline")
+    return phases + inside * online_phases
+
+
+def worker_seconds(spec: RunSpec, rates: dict[str, Any] = CPU_WORKER_RATES) -> float:
+    """Seconds one `coopo bench` worker (one process, one XLA thread) should take for a run at
+    the measured per-algorithm ``rates``; seeds cost linearly (vmapping adds no throughput on a
+    CPU). Evaluations count at full episode length, so this is an upper bound."""
+    c = spec.config
+    online = c["cycles"] * c["online_steps"]
+    offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
+    t = 0.0
+    if offline:
+        t += offline / rates["offline_updates"][c["offline"]]
+    if online:
+        t += online / rates["online_steps"][c["online"]]
+        if c["online"] == "rlpd":
+            # Updates start after the random steps; each step beyond them pays utd_ratio
+            # ten-critic updates.
+            updating = max(0, online - c["random_steps"])
+            t += updating * c["utd_ratio"] * rates["rlpd_update_s"]
+    t += evaluations(c) * rates["eval_s"] * c["eval_episodes"] / 10
+    return t * len(spec.seeds)
+
+
+def lpt_wall_seconds(costs: list[float], workers: int) -> float:
+    """Wall time of running jobs of ``costs`` on ``workers`` parallel workers, longest first
+    (what `coopo bench` does)."""
+    loads = [0.0] * max(1, workers)
+    for c in sorted(costs, reverse=True):
+        i = loads.index(min(loads))
+        loads[i] += c
+    return max(loads)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a suite that runs in one `coopo bench` invocation."""
+
+    seeds: tuple[int, ...]
+    datasets: tuple[str, ...]
+    methods: tuple[str, ...]
+    hours: float
+
+    def args(self, suite: Suite) -> list[str]:
+        out = ["--seeds", *map(str, self.seeds), "--datasets", *self.datasets]
+        if set(self.methods) != {m.name for m in suite.methods}:
+            out += ["--methods", *self.methods]
+        return out
+
+
+def chunk_plan(
+    suite: Suite, workers: int = 2, rates: dict[str, Any] = CPU_WORKER_RATES
+) -> list[Chunk]:
+    """The suite cut into chunks of at most ``suite.chunk_hours`` wall hours on ``workers``
+    workers at ``rates``. Every chunk is one seed group (``seeds_per_run``) x some datasets x
+    some methods, so that `coopo bench`'s filters select it: the methods are split into the
+    fewest sets, costliest first, whose runs on one dataset fit a chunk, and each set then
+    takes as many datasets per chunk as fit."""
+    if not suite.chunk_hours:
+        return []
+    limit = suite.chunk_hours * 3600
+    group = suite.seeds_per_run or len(suite.seeds)
+    groups = [tuple(suite.seeds[i : i + group]) for i in range(0, len(suite.seeds), group)]
+    cost = {(s.dataset, s.method, s.seeds): worker_seconds(s, rates) for s in expand(suite)}
+    chunks: list[Chunk] = []
+    for g in groups:
+
+        def wall(ds: list[str], ms: list[str], g: tuple[int, ...] = g) -> float:
+            return lpt_wall_seconds([cost[(d, m, g)] for d in ds for m in ms], workers)
+
+        def dear(m: str, g: tuple[int, ...] = g) -> float:
+            return max(cost[(d, m, g)] for d in suite.datasets)
+
+        method_sets: list[list[str]] = []
+        for m in sorted((m.name for m in suite.methods), key=lambda m: -dear(m)):
+            for ms in method_sets:
+                if all(wall([d], [*ms, m]) <= limit for d in suite.datasets):
+                    ms.append(m)
+                    break
+            else:
+                method_sets.append([m])
+        order = {m.name: i for i, m in enumerate(suite.methods)}
+        for ms in method_sets:
+            ms.sort(key=order.__getitem__)
+            ds: list[str] = []
+            for d in suite.datasets:
+                if ds and wall([*ds, d], ms) > limit:
+                    chunks.append(Chunk(g, tuple(ds), tuple(ms), wall(ds, ms) / 3600))
+                    ds = []
+                ds.append(d)
+            chunks.append(Chunk(g, tuple(ds), tuple(ms), wall(ds, ms) / 3600))
+    return chunks
 
 
 def _with(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
@@ -137,28 +271,50 @@ def expand(suite: Suite, seeds: tuple[int, ...] | None = None) -> list[RunSpec]:
 
 
 # ----------------------------------------------------------------------------- methods
+# Each baseline runs with its reference implementation's settings; what differs from them is
+# said next to it. Budgets (offline updates, online env steps) come from the suite.
 COOPO = MethodSpec(
     "coopo",
     {"method": "coopo", "offline": "awac_kl", "online": "sac"},
     "COOPO: cycles of AWAC-KL anchoring on the dataset and SAC fine-tuning",
     baseline=False,
 )
+# AWAC (Nair et al. 2020; CORL's awac.py): lambda 1, weights clipped at 100, actor and critic
+# lr 3e-4, twin critics, the same algorithm offline and online with the replay buffer holding
+# dataset and online data (here: 50/50 batches, `online_dataset_fraction`).
 AWAC_FT = MethodSpec(
     "awac-ft",
     {"method": "o2o", "offline": "awac_kl", "online": "awac_kl"},
     "AWAC fine-tuning: AWAC-KL offline, then AWAC-KL online (one cycle)",
     offline_to_online=True,
 )
+# IQL (Kostrikov et al. 2021, Gym-MuJoCo settings of its reference code and CORL's iql.py):
+# expectile 0.7, beta (inverse temperature) 3, weights clipped at 100, lr 3e-4.
 IQL_FT = MethodSpec(
     "iql-ft",
     {"method": "o2o", "offline": "iql", "online": "iql"},
     "IQL fine-tuning: IQL offline, then IQL online (one cycle)",
     offline_to_online=True,
 )
+# Cal-QL (Nakamoto et al. 2023; its reference code and CORL's cal_ql.py, locomotion): CQL(H)
+# with alpha 5, 10 sampled actions, actor lr 1e-4, critic lr 3e-4, the Monte-Carlo lower bound
+# on policy-action Q values; fine-tuning with 50/50 offline/online batches (their
+# mixing_ratio 0.5) at UTD 1. The `calql-ft` preset is the same config.
+CALQL_FT = MethodSpec(
+    "calql-ft",
+    {"method": "o2o", "offline": "cal_ql", "online": "cal_ql"},
+    "Cal-QL fine-tuning: Cal-QL offline, then Cal-QL online (one cycle)",
+    offline_to_online=True,
+)
+# SAC from scratch uses no dataset statistic at all: no dataset rows in its batches
+# (`scratch_uses_dataset` off) and no observation normaliser fitted on the dataset
+# (`normalize_observations` off: standard SAC (Haarnoja et al. 2018; cleanrl, SB3) normalises
+# nothing). The dataset only supplies the reference returns that score every method alike and
+# the drift probe's states, neither of which reaches training (tests/test_bench.py).
 SAC_SCRATCH = MethodSpec(
     "sac-scratch",
-    {"method": "online", "online": "sac"},
-    "SAC from scratch (no dataset)",
+    {"method": "online", "online": "sac", "normalize_observations": False},
+    "SAC from scratch (no dataset, no dataset statistics)",
 )
 
 
@@ -178,6 +334,12 @@ def coopo_variant(name: str, overrides: dict[str, Any], description: str) -> Met
 
 
 def rlpd(utd: int) -> MethodSpec:
+    """RLPD as published (Ball et al. 2023; github.com/ikostrikov/rlpd, configs/rlpd_config.py
+    and the README's D4RL locomotion command): SAC with 10 LayerNorm critics whose TD target is
+    the minimum over a random 2, the actor on the ensemble mean, initial temperature 1, target
+    entropy -|A|/2 (sac_learner.py's default), symmetric 50/50 dataset/online batches, 5,000
+    random-action steps before the first update (`--start_training 5000`) and UTD 20. Only
+    ``utd`` may depart from it, where a budget cannot pay for 20 (said in the suite)."""
     return MethodSpec(
         "rlpd",
         {
@@ -186,8 +348,17 @@ def rlpd(utd: int) -> MethodSpec:
             "scratch_uses_dataset": True,
             "online_dataset_fraction": 0.5,
             "utd_ratio": utd,
+            "random_steps": 5_000,
+            "rlpd": {
+                "target_entropy_scale": 0.5,
+                "num_critics": 10,
+                "num_min_q": 2,
+                "critic_layer_norm": True,
+                "init_temperature": 1.0,
+            },
         },
-        f"RLPD: SAC with a 10-critic LayerNorm ensemble, symmetric 50/50 dataset sampling, UTD {utd}",
+        f"RLPD: SAC with 10 LayerNorm critics (min over a random 2), target entropy -|A|/2, "
+        f"symmetric 50/50 dataset sampling, UTD {utd}",
     )
 
 
@@ -215,6 +386,44 @@ _CPU_BASE = TrainConfig(
     online_steps=10_000,
     eval_interval=2_500,
     eval_episodes=5,
+    random_steps=5_000,
+    keep_checkpoints=1,
+)
+
+# The held-out `cpu` suite: the same budgets as above (so its COOPO and coopo-1cycle cells
+# also serve the handoff check, docs/handoffs.md) with 10 evaluation episodes. Evaluations
+# every 2.5k env steps are as dense as the statistics need and no denser: the final score
+# averages the last 3 (25k-30k), a held target needs 3 in a row, and the fixed forgetting
+# window (one 10k online phase) then holds 4 evaluations for every method.
+_CPU_HELDOUT_BASE = dataclasses.replace(_CPU_BASE, eval_episodes=10)
+
+# RLPD's UTD on the `cpu` suite: the highest whose run (5 seeds in one process) fits one
+# 2.5 h chunk at CPU_WORKER_RATES. Per seed: 30k env steps of collection and SAC-sized work
+# (133 s) + 12 evaluations (48 s) + 25k updating steps x UTD x 0.025 s per ten-critic update;
+# UTD 2: 5 x (181 + 1,250) s = 2.0 h; UTD 3: 5 x (181 + 1,875) s = 2.9 h, more than a chunk;
+# the published UTD 20: 5 x (181 + 12,500) s = 17.6 h per run, 106 h for the 30 seed-runs.
+CPU_RLPD_UTD = 2
+
+# `gpu`: the offline-to-online literature's online budget (RLPD's 250k env steps) on one GPU
+# machine, 10 seeds, all four tasks; 5 cycles of 50k offline updates + 50k env steps.
+# Wall time on one H100 with 16 cores, from committed measurements: the `cpu` grid's
+# halfcheetah/walker2d runs on the lent H100 (10 workers at once) took 275 s per COOPO run of
+# 3 seeds x 30k env steps, 3.05 ms per seed-step with offline phases and evaluations included;
+# a run here is 10 seeds x 250k steps = 2.5M seed-steps, ~2.1 h, and its 250k offline
+# updates for 10 vmapped seeds take ~64 s at the H100's 39,300 seed-updates/s
+# (benchmarks/results/throughput-nvidia-h100-80gb-hbm3.json). The 24 non-RLPD runs on 12
+# workers: 2 waves, ~4.5 h (10 evaluation episodes instead of 5 included as +10%). RLPD at
+# UTD 20: 4.9M ten-critic updates per run; at the CPU's measured cost ratio of a ten-critic
+# update to an AWAC-KL update (6.3x) applied to the H100's 10-seed AWAC-KL rate (3,930
+# updates/s), ~620 updates/s, 2.2 h of GPU time per run, 8.8 h for the 4 RLPD runs if they
+# share the GPU without overlap. So ~9-10 h in all, RLPD-bound (an upper bound: a GPU runs
+# wide ensembles relatively faster than a CPU).
+_GPU_BASE = TrainConfig(
+    cycles=5,
+    offline_steps=50_000,
+    online_steps=50_000,
+    eval_interval=10_000,
+    eval_episodes=10,
     random_steps=5_000,
     keep_checkpoints=1,
 )
@@ -267,22 +476,39 @@ SUITES: dict[str, Suite] = {
     "cpu": Suite(
         name="cpu",
         description=(
-            "Does cycling pay at CPU scale? COOPO against AWAC and IQL fine-tuning, RLPD and SAC "
-            "from scratch on four D4RL-style datasets, 3 seeds."
+            "Does cycling pay at CPU scale? COOPO against the same pair switched once "
+            "(coopo-1cycle), AWAC, IQL and Cal-QL fine-tuning, RLPD and SAC from scratch, on the "
+            "three datasets no default was tuned on (halfcheetah-medium, hopper-medium-replay, "
+            "walker2d-medium-replay), 10 seeds."
         ),
-        base=_CPU_BASE,
-        datasets=("hopper-medium", "hopper-medium-replay", "halfcheetah-medium", "walker2d-medium"),
-        methods=(COOPO, AWAC_FT, IQL_FT, rlpd(1), SAC_SCRATCH),
-        seeds=(0, 1, 2),
+        base=_CPU_HELDOUT_BASE,
+        datasets=("halfcheetah-medium", "hopper-medium-replay", "walker2d-medium-replay"),
+        methods=(
+            COOPO,
+            COOPO_1CYCLE,
+            AWAC_FT,
+            IQL_FT,
+            CALQL_FT,
+            rlpd(CPU_RLPD_UTD),
+            SAC_SCRATCH,
+        ),
+        seeds=tuple(range(10)),
+        seeds_per_run=5,
         dataset_size=100_000,
         budget_note=(
-            "Reduced budgets: 30k offline gradient steps and 30k online env steps per run "
-            "(COOPO: 3 cycles of 10k + 10k; the O2O baselines: 30k then 30k), 100k-transition "
-            "medium datasets (hopper-medium-replay: the whole 46k-transition replay buffer), "
-            "one gradient update per env step for every method, RLPD included (its paper uses "
-            "UTD 20), evaluation every 2.5k env steps with 5 episodes."
+            "30k offline gradient steps and 30k online env steps per run (COOPO: 3 cycles of "
+            "10k + 10k; the one-switch methods: 30k then 30k), 100k-transition halfcheetah-medium "
+            "(the medium-replay datasets: their whole replay buffers), one update per env step "
+            f"except RLPD (UTD {CPU_RLPD_UTD}: its published 20 does not fit this machine, see "
+            "coopo/bench/suites.py), evaluation every 2.5k env steps with 10 episodes."
         ),
-        estimated_hours="~2.7 h on 2 CPU cores (measured per run, benchmarks/results/cpu)",
+        estimated_hours=(
+            "~17 h on 2 CPU cores in 8 chunks of <= 2.5 h (coopo bench --list; an upper bound "
+            "from CPU_WORKER_RATES), plus building the two medium-replay datasets (re-running "
+            "their behaviour training) in the first chunk"
+        ),
+        targets=(60.0,),
+        chunk_hours=2.5,
     ),
     "ablations": Suite(
         name="ablations",
@@ -400,6 +626,36 @@ SUITES: dict[str, Suite] = {
         ),
         estimated_hours="~2.5 h on 2 CPU cores (estimate)",
         reference="coopo",
+    ),
+    "gpu": Suite(
+        name="gpu",
+        description=(
+            "The cpu suite's methods at the literature's online budget on one GPU machine "
+            "(16 cores): 250k offline updates and 250k online env steps, all four tasks, 10 seeds."
+        ),
+        base=_GPU_BASE,
+        datasets=(
+            "halfcheetah-medium",
+            "hopper-medium-replay",
+            "walker2d-medium-replay",
+            "ant-medium",
+        ),
+        methods=(COOPO, COOPO_1CYCLE, AWAC_FT, IQL_FT, CALQL_FT, rlpd(20), SAC_SCRATCH),
+        seeds=tuple(range(10)),
+        dataset_size=100_000,
+        budget_note=(
+            "250k offline gradient steps and 250k online env steps per run (COOPO: 5 cycles of "
+            "50k + 50k), 100k-transition medium datasets (medium-replay: the whole replay "
+            "buffer), RLPD at its published UTD 20, evaluation every 10k env steps with 10 "
+            "episodes; run with --workers 12 and XLA_PYTHON_CLIENT_PREALLOCATE=false."
+        ),
+        estimated_hours=(
+            "~9-10 h on one H100 machine with 16 cores (--workers 12): ~4.5 h for the 24 "
+            "non-RLPD runs, RLPD's UTD 20 updates up to ~9 h of GPU time (arithmetic in "
+            "coopo/bench/suites.py, from the committed H100 rates)"
+        ),
+        gpu=True,
+        targets=(60.0,),
     ),
     "paper": Suite(
         name="paper",

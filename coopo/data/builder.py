@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from coopo import provenance
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
 from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.envs import ActionScaler, make_env
 from coopo.evaluation import reference_scores
+from coopo.progress import make_progress
 from coopo.version import __version__
 
 # Bumped whenever the same arguments would produce different data (cache keys include it).
@@ -34,8 +36,10 @@ def rollout(
     seed: int,
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 8,
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
-    """``size`` transitions of ``policy`` (None: uniform random) in ``num_envs`` lockstep envs."""
+    """``size`` transitions of ``policy`` (None: uniform random) in ``num_envs`` lockstep envs
+    (a progress bar on a terminal unless ``progress`` is false)."""
     # Over 60 lines: one lockstep loop over the envs whose order of resets and noise draws
     # is what makes a built dataset byte-reproducible; kept in one piece on purpose.
     envs = [make_env(env_id, env_kwargs) for _ in range(num_envs)]
@@ -64,7 +68,10 @@ def rollout(
 
     obs = np.stack([reset(k) for k in range(num_envs)]).astype(np.float32)
     t = [0] * num_envs
+    bar = make_progress(enabled=progress)
+    task = bar.add_task(f"building {env_id} dataset", total=size)
     try:
+        bar.start()
         while True:
             active = [k for k in range(num_envs) if t[k] < quota[k]]
             if not active:
@@ -88,7 +95,9 @@ def rollout(
                     obs[k] = reset(k)
                 else:
                     obs[k] = next_obs
+            bar.advance(task, len(active))
     finally:
+        bar.stop()
         for env in envs:
             env.close()
     for c, q in zip(cols, quota, strict=True):  # each env's share ends its last episode
@@ -124,8 +133,10 @@ def build_dataset(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 8,
+    progress: bool = True,
 ) -> Dataset:
-    """Roll out ``behaviour`` ('random' or a policy file path) for ``size`` transitions."""
+    """Roll out ``behaviour`` ('random' or a policy file path) for ``size`` transitions (a
+    progress bar on a terminal unless ``progress`` is false)."""
     if size <= 0:
         raise ValueError(f"dataset size must be positive, got {size}")
     if noise_std < 0:
@@ -139,7 +150,9 @@ def build_dataset(
     if behaviour != "random":
         policy = load_policy_file(behaviour)
         check_policy(policy, env_id, env_kwargs)
-    arrays = rollout(env_id, policy, size, noise_std, seed, env_kwargs, min(num_envs, size))
+    arrays = rollout(
+        env_id, policy, size, noise_std, seed, env_kwargs, min(num_envs, size), progress
+    )
     ref_min, ref_max = reference_scores(env_id)
     meta = DatasetMetadata(
         env_id=env_id,
@@ -160,6 +173,7 @@ def build_dataset(
             "builder_version": BUILDER_VERSION,
             "coopo_version": __version__,
             "reference_scores": "d4rl" if ref_min is not None else None,
+            "provenance": provenance.collect(),
         },
     )
     return make_dataset(meta.source, meta, **arrays)

@@ -7,7 +7,8 @@ and optional ``next_observations``. A time-out step is *truncated*, not terminal
 are dropped; the step before each dropped one is then marked truncated.
 
 Write: the same keys (all float32 / bool, gzip), plus coopo's metadata as a JSON attribute so
-a round trip keeps it; d3rlpy and CORL read these files as they read D4RL's.
+a round trip keeps it. As in D4RL's files, ``terminals`` and ``timeouts`` are never both set on
+one row, so d3rlpy's ``MDPDataset`` and CORL read these files as they read D4RL's.
 """
 
 from __future__ import annotations
@@ -19,9 +20,19 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
+from coopo.data.dataset import (
+    Dataset,
+    DatasetError,
+    DatasetMetadata,
+    check_declared,
+    flags,
+    make_dataset,
+)
 
 META_ATTR = "coopo_metadata"
+
+
+KEYS = ("observations", "actions", "rewards", "terminals", "timeouts", "next_observations")
 
 
 def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
@@ -29,30 +40,52 @@ def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
     src = str(path)
     try:
         f = h5py.File(path, "r")
-    except OSError as e:
+    except (OSError, ValueError) as e:
         raise DatasetError(src, None, f"not a readable HDF5 file ({e})") from e
+    raw: dict[str, np.ndarray] = {}
     with f:
         for key in ("observations", "actions", "rewards", "terminals"):
             if key not in f:
                 raise DatasetError(src, key, "missing (not a D4RL file?)")
-        obs = f["observations"][()]
-        actions = f["actions"][()]
-        rewards = f["rewards"][()]
-        terminals = f["terminals"][()]
-        n = len(terminals)
-        timeouts = f["timeouts"][()] if "timeouts" in f else np.zeros(n, bool)
-        next_obs = f["next_observations"][()] if "next_observations" in f else None
-        meta_json = f.attrs.get(META_ATTR)
-    if len(timeouts) != n:
-        raise DatasetError(src, "timeouts", f"length {len(timeouts)} != terminals length {n}")
-    metadata = (
-        DatasetMetadata.from_json(json.loads(meta_json))
-        if meta_json is not None
-        else DatasetMetadata()
-    )
-    metadata = DatasetMetadata.from_json({**metadata.to_json(), "source": src})
-    terminals = np.asarray(terminals).astype(bool)
-    timeouts = np.asarray(timeouts).astype(bool)
+        # Shapes first, data second: a field of another length, or one too large to load,
+        # is refused before anything is read.
+        n = None
+        for key in KEYS:
+            if key not in f:
+                continue
+            d = f[key]
+            if not isinstance(d, h5py.Dataset):
+                raise DatasetError(src, key, "is an HDF5 group, expected an array")
+            if d.ndim < 1:
+                raise DatasetError(src, key, f"expected one row per step, got shape {d.shape}")
+            n = d.shape[0] if n is None else n
+            if d.shape[0] != n:
+                raise DatasetError(src, key, f"length {d.shape[0]} != observations length {n}")
+            check_declared(src, key, d.shape, d.dtype)
+        for key in KEYS:
+            if key in f:
+                try:
+                    raw[key] = np.asarray(f[key][()])
+                except (OSError, ValueError, TypeError, MemoryError) as e:
+                    raise DatasetError(src, key, f"unreadable ({e})") from e
+        try:
+            meta_json = f.attrs.get(META_ATTR)
+        except (OSError, ValueError, TypeError) as e:
+            raise DatasetError(src, META_ATTR, f"unreadable attribute ({e})") from e
+    obs, actions, rewards = raw["observations"], raw["actions"], raw["rewards"]
+    if not n:
+        raise DatasetError(src, "observations", f"needs at least one row, shape {obs.shape}")
+    terminals = flags(src, "terminals", raw["terminals"])
+    timeouts = flags(src, "timeouts", raw["timeouts"]) if "timeouts" in raw else np.zeros(n, bool)
+    next_obs = raw.get("next_observations")
+    if terminals.ndim != 1 or timeouts.ndim != 1:
+        bad = "terminals" if terminals.ndim != 1 else "timeouts"
+        raise DatasetError(src, bad, f"expected shape ({n},), got {raw[bad].shape}")
+    try:
+        saved = json.loads(meta_json) if meta_json is not None else {}
+        metadata = DatasetMetadata.from_json({**dict(saved), "source": src})
+    except (ValueError, TypeError) as e:
+        raise DatasetError(src, META_ATTR, f"unreadable metadata ({e})") from e
     if np.ndim(rewards) == 2 and np.shape(rewards)[1] == 1:
         rewards = rewards[:, 0]
     if next_obs is None:
@@ -101,7 +134,10 @@ def write_d4rl(ds: Dataset, path: str | os.PathLike[str]) -> Path:
         f.create_dataset("actions", data=ds.actions, **kw)
         f.create_dataset("rewards", data=ds.rewards, **kw)
         f.create_dataset("terminals", data=ds.terminated, **kw)
-        f.create_dataset("timeouts", data=ds.truncated, **kw)
+        # D4RL's convention: a step that terminates is never also a timeout (an episode that
+        # fails on its last allowed step is terminal). d3rlpy's MDPDataset refuses files with
+        # both set; the time limit is not needed to bootstrap a terminal step.
+        f.create_dataset("timeouts", data=ds.truncated & ~ds.terminated, **kw)
         f.attrs[META_ATTR] = json.dumps(ds.metadata.to_json())
     os.replace(tmp, path)
     return path

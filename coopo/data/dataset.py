@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,47 @@ class Dataset:
         return dataclasses.replace(self, metadata=dataclasses.replace(self.metadata, **changes))
 
 
+def flags(source: str, fld: str, a: Any) -> np.ndarray:
+    """``terminated``/``truncated``/``terminals``/``timeouts`` as booleans; any value other than
+    0/1 (a 7, a NaN, a string) is refused rather than read as "true"."""
+    a = np.asarray(a)
+    if a.dtype == np.bool_:
+        return a
+    if a.dtype.kind not in "iuf":
+        raise DatasetError(source, fld, f"expected booleans (0/1), got dtype {a.dtype}")
+    bad = ~((a == 0) | (a == 1))
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0]) if a.ndim else 0
+        value = a.reshape(-1)[int(np.flatnonzero(bad.reshape(-1))[0])]
+        raise DatasetError(
+            source,
+            fld,
+            f"expected booleans (0/1), found {value!r} ({int(bad.sum())} such values, first at row {row})",
+        )
+    return a.astype(bool)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory: no dataset larger than it can be loaded."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
+
+
+def check_declared(source: str, fld: str, shape: tuple[int, ...], dtype: Any) -> None:
+    """Refuse an array whose declared size cannot be loaded (a corrupt or hostile header)
+    before reading it, instead of failing to allocate it."""
+    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    if nbytes > memory_bytes():
+        raise DatasetError(
+            source,
+            fld,
+            f"declares shape {tuple(shape)} {np.dtype(dtype)} ({nbytes / 2**30:.1f} GiB), more than "
+            f"this machine's memory ({memory_bytes() / 2**30:.1f} GiB): a corrupt header?",
+        )
+
+
 def make_dataset(source: str, metadata: DatasetMetadata, **arrays: Any) -> Dataset:
     """Validate raw arrays and convert them to the canonical dtypes.
 
@@ -148,12 +190,7 @@ def make_dataset(source: str, metadata: DatasetMetadata, **arrays: Any) -> Datas
             )
         out[f] = a
     for f in ("terminated", "truncated"):
-        a = raw[f]
-        if a.dtype != np.bool_:
-            if not np.all(np.isin(a, (0, 1))):
-                raise DatasetError(source, f, "expected booleans (0/1)")
-            a = a.astype(bool)
-        out[f] = a.copy()
+        out[f] = flags(source, f, raw[f]).copy()
     if not (out["terminated"][-1] or out["truncated"][-1]):
         out["truncated"][-1] = True
     return Dataset(metadata=metadata, **out)

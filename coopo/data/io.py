@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from coopo import extras
 from coopo.data.d4rl import read_d4rl, write_d4rl
 from coopo.data.dataset import Dataset, DatasetError
 from coopo.data.minari_format import minari_root, read_minari, resolve_minari, write_minari
@@ -24,10 +25,17 @@ def load(path_or_id: str | os.PathLike[str]) -> Dataset:
     d = resolve_minari(s)
     if d is not None:
         return read_minari(d)
+    hint = ""
+    if "/" in s and not p.suffix and not s.startswith((".", "/", "~")):
+        # Looks like a Minari id (mujoco/hopper/medium-v0): it may be a remote dataset.
+        hint = f"; if it is a remote Minari dataset, get it with: minari download {s}" + (
+            "" if extras.available("minari") else " (pip install 'coopo[minari]')"
+        )
     raise DatasetError(
         s,
         None,
-        f"not found: no such file, Minari dataset directory, or Minari id under {minari_root()}",
+        f"not found: no such file, Minari dataset directory, or Minari id under {minari_root()}"
+        + hint,
     )
 
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
+from coopo import extras
+from coopo.data.dataset import (
+    Dataset,
+    DatasetError,
+    DatasetMetadata,
+    check_declared,
+    flags,
+    make_dataset,
+)
 
 MINARI_VERSION = "0.5.4"  # the storage format version we write (read by minari 0.5.x)
 
@@ -59,49 +68,186 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
     meta_path, data_path = d / "data" / "metadata.json", d / "data" / "main_data.hdf5"
     try:
         meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        if not isinstance(meta, dict):
+            raise ValueError(f"expected a JSON object, got {type(meta).__name__}")
+    except (OSError, ValueError) as e:
         raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
-    if meta.get("data_format", "hdf5") != "hdf5":
-        raise DatasetError(
-            str(meta_path), "data_format", f"only 'hdf5' is supported, got {meta['data_format']!r}"
-        )
+    fmt = meta.get("data_format", "hdf5")
+    if fmt != "hdf5":  # another backend (arrow): through the minari package
+        if not extras.available("minari"):
+            raise DatasetError(
+                str(meta_path),
+                "data_format",
+                f"{fmt!r} datasets are read through the minari package: pip install 'coopo[minari]'",
+            )
+        return _assemble(str(d / "data"), meta, d, _package_episodes(d))
     src = str(data_path)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
     try:
         f = h5py.File(data_path, "r")
-    except OSError as e:
+    except (OSError, ValueError) as e:
         raise DatasetError(src, None, f"not a readable HDF5 file ({e})") from e
     with f:
-        names = sorted(
-            (k for k in f if k.startswith("episode_")), key=lambda k: int(k.split("_")[1])
-        )
+        try:
+            names = [k for k in f if k.startswith("episode_")]
+            names = sorted(names, key=lambda k: int(k.split("_")[1]))
+        except (ValueError, IndexError) as e:
+            raise DatasetError(src, None, f"episode groups are not named episode_<i> ({e})") from e
         if not names:
             raise DatasetError(src, None, "no episode_i groups")
         for name in names:
-            g = f[name]
-            for key in ("observations", "actions", "rewards", "terminations", "truncations"):
-                if key not in g:
-                    raise DatasetError(src, f"{name}/{key}", "missing")
-            obs = g["observations"][()]
-            if not isinstance(obs, np.ndarray) or obs.ndim != 2:
-                raise DatasetError(
-                    src, f"{name}/observations", "only flat Box observations are supported"
-                )
-            t = len(g["actions"])
-            if obs.shape[0] != t + 1:
-                raise DatasetError(
-                    src, f"{name}/observations", f"expected {t + 1} rows (T+1), got {obs.shape[0]}"
-                )
-            parts["o"].append(obs[:-1])
-            parts["no"].append(obs[1:])
-            parts["a"].append(g["actions"][()])
-            parts["r"].append(g["rewards"][()])
-            te, tr = g["terminations"][()].astype(bool), g["truncations"][()].astype(bool)
-            if t and not (te[-1] or tr[-1]):
-                tr = tr.copy()
-                tr[-1] = True  # an episode group is a whole episode: its last step ends it
-            parts["te"].append(te)
-            parts["tr"].append(tr)
+            for k, v in _read_episode(src, f, name).items():
+                if parts[k] and v.shape[1:] != parts[k][0].shape[1:]:
+                    field = {"o": "observations", "a": "actions", "r": "rewards"}.get(k, k)
+                    raise DatasetError(
+                        src,
+                        f"{name}/{field}",
+                        f"row shape {v.shape[1:]} differs from {names[0]}'s {parts[k][0].shape[1:]}",
+                    )
+                parts[k].append(v)
+    try:
+        env_spec = meta.get("env_spec")
+        env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
+        if isinstance(env_spec, str):
+            spec = json.loads(env_spec)
+            env_id, env_kwargs = spec.get("id", ""), spec.get("kwargs", {}) or {}
+        extra = meta.get("coopo", {}) if isinstance(meta.get("coopo"), dict) else {}
+        act_space = (
+            json.loads(meta["action_space"]) if isinstance(meta.get("action_space"), str) else {}
+        )
+        metadata = DatasetMetadata.from_json(
+            {
+                "env_id": env_id,
+                "env_kwargs": dict(env_kwargs),
+                "ref_min_score": meta.get("ref_min_score"),
+                "ref_max_score": meta.get("ref_max_score"),
+                "dataset_id": meta.get("dataset_id", ""),
+                "source": str(d),
+                "action_low": act_space.get("low"),
+                "action_high": act_space.get("high"),
+                "extra": extra,
+            }
+        )
+    except (ValueError, TypeError, AttributeError) as e:
+        raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
+    return make_dataset(
+        src,
+        metadata,
+        observations=np.concatenate(parts["o"]),
+        actions=np.concatenate(parts["a"]),
+        rewards=np.concatenate(parts["r"]),
+        next_observations=np.concatenate(parts["no"]),
+        terminated=np.concatenate(parts["te"]),
+        truncated=np.concatenate(parts["tr"]),
+    )
+
+
+def _read_episode(src: str, f: h5py.File, name: str) -> dict[str, np.ndarray]:
+    """One ``episode_i`` group, its shapes checked before its data are read."""
+    g = f[name]
+    if not isinstance(g, h5py.Group):
+        raise DatasetError(src, name, "expected an episode group")
+    d: dict[str, h5py.Dataset] = {}
+    for key in ("observations", "actions", "rewards", "terminations", "truncations"):
+        if key not in g:
+            raise DatasetError(src, f"{name}/{key}", "missing")
+        if not isinstance(g[key], h5py.Dataset) or g[key].ndim < 1:
+            raise DatasetError(src, f"{name}/{key}", "expected an array with one row per step")
+        d[key] = g[key]
+    t = d["actions"].shape[0]
+    if d["observations"].ndim != 2:
+        raise DatasetError(src, f"{name}/observations", "only flat Box observations are supported")
+    if d["observations"].shape[0] != t + 1:
+        raise DatasetError(
+            src,
+            f"{name}/observations",
+            f"expected {t + 1} rows (T+1), got {d['observations'].shape[0]}",
+        )
+    for key in ("rewards", "terminations", "truncations"):
+        if d[key].shape[0] != t:
+            raise DatasetError(src, f"{name}/{key}", f"length {d[key].shape[0]} != {t} actions")
+        if d[key].ndim != 1:
+            raise DatasetError(
+                src, f"{name}/{key}", f"expected one value per step, shape {d[key].shape}"
+            )
+    raw = {}
+    for key, ds in d.items():
+        check_declared(src, f"{name}/{key}", ds.shape, ds.dtype)
+        try:
+            raw[key] = np.asarray(ds[()])
+        except (OSError, ValueError, TypeError, MemoryError) as e:
+            raise DatasetError(src, f"{name}/{key}", f"unreadable ({e})") from e
+    te = flags(src, f"{name}/terminations", raw["terminations"])
+    tr = flags(src, f"{name}/truncations", raw["truncations"])
+    if t and not (te[-1] or tr[-1]):
+        tr = tr.copy()
+        tr[-1] = True  # an episode group is a whole episode: its last step ends it
+    obs = raw["observations"]
+    return {
+        "o": obs[:-1],
+        "no": obs[1:],
+        "a": raw["actions"],
+        "r": raw["rewards"],
+        "te": te,
+        "tr": tr,
+    }
+
+
+def read_with_minari(directory: str | os.PathLike[str]) -> Dataset:
+    """Read a Minari dataset directory through the ``minari`` package, whatever its backend."""
+    extras.require("minari", "reading a Minari dataset through the minari package")
+    d = Path(directory)
+    meta = json.loads((d / "data" / "metadata.json").read_text())
+    return _assemble(str(d / "data"), meta, d, _package_episodes(d))
+
+
+Episode = tuple[str, Any, Any, Any, Any, Any]  # name, observations (T+1), actions, rewards, te, tr
+
+
+def _package_episodes(d: Path) -> Iterator[Episode]:
+    from minari import MinariDataset
+
+    try:
+        dataset = MinariDataset(d / "data")
+    except Exception as e:  # the package's own reason (backend missing, bad metadata, ...)
+        raise DatasetError(str(d / "data"), None, f"minari cannot open it ({e})") from e
+    for ep in dataset.iterate_episodes():
+        yield (
+            f"episode_{ep.id}",
+            ep.observations,
+            ep.actions,
+            ep.rewards,
+            ep.terminations,
+            ep.truncations,
+        )
+
+
+def _assemble(src: str, meta: dict[str, Any], d: Path, episodes: Iterable[Episode]) -> Dataset:
+    # Over 60 lines: the Minari layout field by field, each with its own validation error.
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
+    for name, obs, actions, rewards, te, tr in episodes:
+        if not isinstance(obs, np.ndarray) or obs.ndim != 2:
+            raise DatasetError(
+                src, f"{name}/observations", "only flat Box observations are supported"
+            )
+        t = len(actions)
+        if obs.shape[0] != t + 1:
+            raise DatasetError(
+                src, f"{name}/observations", f"expected {t + 1} rows (T+1), got {obs.shape[0]}"
+            )
+        parts["o"].append(obs[:-1])
+        parts["no"].append(obs[1:])
+        parts["a"].append(np.asarray(actions))
+        parts["r"].append(np.asarray(rewards))
+        te = flags(src, f"{name}/terminations", te)
+        tr = flags(src, f"{name}/truncations", tr)
+        if t and not (te[-1] or tr[-1]):
+            tr = tr.copy()
+            tr[-1] = True  # an episode group is a whole episode: its last step ends it
+        parts["te"].append(te)
+        parts["tr"].append(tr)
+    if not parts["o"]:
+        raise DatasetError(src, None, "no episodes")
     env_spec = meta.get("env_spec")
     env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
     if isinstance(env_spec, str):

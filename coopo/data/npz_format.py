@@ -4,27 +4,85 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from coopo.data.dataset import FIELDS, Dataset, DatasetError, DatasetMetadata, make_dataset
+from coopo.data.dataset import (
+    FIELDS,
+    Dataset,
+    DatasetError,
+    DatasetMetadata,
+    check_declared,
+    flags,
+    make_dataset,
+)
+
+
+def _declared(src: str, zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a member's .npy header, checked against the bytes it holds."""
+    info = zf.getinfo(member)
+    with zf.open(member) as fp:
+        version = np.lib.format.read_magic(fp)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(fp)
+        header = fp.tell()
+    key = member[: -len(".npy")] if member.endswith(".npy") else member
+    check_declared(src, key, shape, dtype)
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if not dtype.hasobject and need > info.file_size - header:
+        raise DatasetError(
+            src,
+            key,
+            f"truncated: shape {shape} {dtype} needs {need} bytes, the file holds "
+            f"{info.file_size - header}",
+        )
+    return shape, dtype
 
 
 def read_npz(path: str | os.PathLike[str]) -> Dataset:
     src = str(path)
+    arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as e:
         raise DatasetError(src, None, f"not a readable .npz file ({e})") from e
+    with zf:
+        for member in zf.namelist():
+            key = member[: -len(".npy")] if member.endswith(".npy") else member
+            try:
+                _declared(src, zf, member)
+                with zf.open(member) as fp:
+                    arrays[key] = np.lib.format.read_array(fp, allow_pickle=False)
+            except DatasetError:
+                raise
+            except (
+                OSError,
+                ValueError,
+                EOFError,
+                NotImplementedError,
+                MemoryError,
+                zipfile.BadZipFile,
+                zlib.error,
+            ) as e:
+                raise DatasetError(src, key, f"unreadable ({e})") from e
     if "terminated" not in arrays and "terminals" in arrays:  # D4RL-style key names
-        arrays["terminated"] = arrays.pop("terminals")
-        arrays.setdefault("truncated", arrays.pop("timeouts", None))
+        arrays["terminated"] = flags(src, "terminals", arrays.pop("terminals"))
+        if "timeouts" in arrays:
+            arrays.setdefault("truncated", flags(src, "timeouts", arrays.pop("timeouts")))
     meta = DatasetMetadata()
-    if "metadata" in arrays:
-        meta = DatasetMetadata.from_json(json.loads(str(arrays.pop("metadata"))))
-    meta = DatasetMetadata.from_json({**meta.to_json(), "source": src})
+    try:
+        if "metadata" in arrays:
+            meta = DatasetMetadata.from_json(dict(json.loads(str(arrays.pop("metadata")))))
+        meta = DatasetMetadata.from_json({**meta.to_json(), "source": src})
+    except (ValueError, TypeError) as e:
+        raise DatasetError(src, "metadata", f"unreadable metadata ({e})") from e
     return make_dataset(src, meta, **{k: arrays.get(k) for k in FIELDS})
 
 

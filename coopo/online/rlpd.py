@@ -36,6 +36,8 @@ class Config(sac.Config):
 
     init_temperature: float = 1.0
     """Initial alpha (RLPD: 1.0)."""
+    target_entropy_scale: float = 0.5
+    """Target entropy = -scale * act_dim (RLPD: -|A|/2, rlpd/agents/sac/sac_learner.py)."""
     num_critics: int = 10
     """Critic ensemble size."""
     critic_layer_norm: bool = True

@@ -55,6 +55,11 @@ class PhaseHooks:
     """A mid-phase evaluation of the policy the phase holds."""
     progress: Callable[[Counters], None]
     """Counters moved on (progress display)."""
+    checkpoint: Callable[[RunState, Counters, int, int, Callable[[], dict[str, Any]]], None] = (
+        lambda *a: None
+    )
+    """Between two jitted calls, (state, counters, steps done before the call, after it, the
+    phase's host state as JSON on demand): the runner checkpoints when one is due."""
 
 
 def no_hooks() -> PhaseHooks:

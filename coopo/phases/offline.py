@@ -22,8 +22,11 @@ class OfflinePhase:
     eval_interval: int = 0
     """Evaluate every this many updates (0: at the phase's end only, by the runner)."""
 
-    def run(self, state: RunState, steps: int, counters: Counters, hooks: PhaseHooks) -> RunState:
-        done = 0
+    def run(
+        self, state: RunState, steps: int, counters: Counters, hooks: PhaseHooks, start: int = 0
+    ) -> RunState:
+        """``steps`` updates; ``start`` of them were done before an in-phase checkpoint."""
+        done = start
         while done < steps:
             k = min(self.scan_length, steps - done)
             if self.eval_interval:  # a chunk never crosses an evaluation
@@ -40,4 +43,6 @@ class OfflinePhase:
                 counters.holder = "offline"
                 hooks.evaluate(state, counters)
             hooks.progress(counters)
+            if done < steps:  # nothing on the host: the state and counters are everything
+                hooks.checkpoint(state, counters, done - k, done, dict)
         return state

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -36,6 +37,7 @@ from coopo.phases.jit import (
     make_update_chunk,
     to_device,
 )
+from coopo.resume_point import pack, replay_episode, rng_from, rng_state, unpack
 from coopo.types import Metrics, Transition
 
 LOG_INTERVAL = 1_000  # online env steps between training-metric records
@@ -103,6 +105,18 @@ class OnPolicyUpdates:
         return state.replace(online=online, key=key), metrics, self.grad_steps
 
 
+def host_state(
+    episodes: Episodes, random_rng: np.random.Generator, sums: dict[str, Any], calls: int
+) -> dict[str, Any]:
+    """What an online phase keeps on the host between two jitted calls, as JSON."""
+    return {
+        "episodes": episodes.snapshot(),
+        "random_rng": rng_state(random_rng),
+        "sums": {k: pack(v) for k, v in sums.items()},
+        "calls": calls,
+    }
+
+
 class Episodes:
     """Per-seed episode bookkeeping: reset seeds, running returns, finished episodes."""
 
@@ -112,18 +126,42 @@ class Episodes:
         self.count = np.zeros(S, int)
         self.ret, self.length = np.zeros(S), np.zeros(S, int)
         self.finished: list[list[tuple[float, int]]] = [[] for _ in range(S)]
+        # The current episode's actions (policy space): what a resume replays to rebuild the
+        # envs' state (coopo.resume_point).
+        self.actions: list[list[np.ndarray]] = [[] for _ in range(S)]
 
     def reset_seed(self, i: int) -> int:
         entropy = [self.seeds[i], self.phase_index, int(self.count[i])]
         return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
-    def step(self, i: int, reward: float, ended: bool) -> None:
+    def step(self, i: int, reward: float, ended: bool, action: np.ndarray) -> None:
         self.ret[i] += reward
         self.length[i] += 1
+        self.actions[i].append(action.copy())
         if ended:
             self.finished[i].append((self.ret[i], self.length[i]))
             self.ret[i], self.length[i] = 0.0, 0
             self.count[i] += 1
+            self.actions[i] = []
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything above as JSON (exact: float32/float64 values survive the round trip)."""
+        return {
+            "count": pack(self.count),
+            "ret": pack(self.ret),
+            "length": pack(self.length),
+            "finished": [[(float(r), int(n)) for r, n in f] for f in self.finished],
+            "actions": [[a.tolist() for a in acts] for acts in self.actions],
+        }
+
+    def restore(self, snap: dict[str, Any], act_dtype: Any) -> None:
+        self.count, self.ret, self.length = (
+            unpack(snap["count"]),
+            unpack(snap["ret"]),
+            unpack(snap["length"]),
+        )
+        self.finished = [[(float(r), int(n)) for r, n in f] for f in snap["finished"]]
+        self.actions = [[np.asarray(a, act_dtype) for a in acts] for acts in snap["actions"]]
 
     def record(self) -> dict[str, np.ndarray]:
         """Mean return and length of the episodes finished since the last record (every seed
@@ -155,17 +193,43 @@ class OnlinePhase:
         return cls(explore=make_act(algo, deterministic=False), **kw)
 
     def run(
-        self, state: RunState, steps: int, index: int, counters: Counters, hooks: PhaseHooks
+        self,
+        state: RunState,
+        steps: int,
+        index: int,
+        counters: Counters,
+        hooks: PhaseHooks,
+        start: int = 0,
+        host: dict[str, Any] | None = None,
     ) -> RunState:
         """``steps`` env steps per seed; ``index`` (the phase's place in the schedule) seeds
-        the resets and the random actions."""
+        the resets and the random actions. Resumed inside the phase, ``start`` steps were done
+        and ``host`` is the host state saved with them (:func:`host_state`)."""
         episodes = Episodes(self.seeds, index)
-        obs = np.stack(
-            [env.reset(seed=episodes.reset_seed(i))[0] for i, env in enumerate(self.envs)]
-        ).astype(np.float32)
         random_rng = np.random.default_rng([*self.seeds, index])
         sums: dict[str, Any] = {}
-        calls = done = 0
+        calls, done = 0, start
+        if host:
+            episodes.restore(host["episodes"], np.float32)
+            random_rng = rng_from(host["random_rng"])
+            sums = {k: unpack(v) for k, v in host["sums"].items()}
+            calls = int(host["calls"])
+            obs = np.stack(  # reset with the episode's seed and replay its actions
+                [
+                    replay_episode(
+                        env,
+                        episodes.reset_seed(i),
+                        episodes.actions[i],
+                        self.scaler.to_env,
+                        float(episodes.ret[i]),
+                    )
+                    for i, env in enumerate(self.envs)
+                ]
+            ).astype(np.float32)
+        else:
+            obs = np.stack(
+                [env.reset(seed=episodes.reset_seed(i))[0] for i, env in enumerate(self.envs)]
+            ).astype(np.float32)
         while done < steps:
             n = min(self.updates.steps_per_update, steps - done)
             state, obs, rows = self.collect(state, obs, n, counters, episodes, random_rng)
@@ -196,6 +260,9 @@ class OnlinePhase:
                 counters.holder = "online"
                 hooks.evaluate(state, counters)
             hooks.progress(counters)
+            if done < steps:
+                snapshot = partial(host_state, episodes, random_rng, sums, calls)
+                hooks.checkpoint(state, counters, done - n, done, snapshot)
         return state
 
     def collect(
@@ -233,6 +300,6 @@ class OnlinePhase:
                 rows["r"][i, t] = float(reward) * self.reward_scale
                 rows["no"][i, t] = self.normalizer.numpy(next_obs)
                 rows["te"][i, t], rows["tr"][i, t] = term, trunc
-                episodes.step(i, float(reward), bool(term or trunc))
+                episodes.step(i, float(reward), bool(term or trunc), actions[i])
                 obs[i] = env.reset(seed=episodes.reset_seed(i))[0] if term or trunc else next_obs
         return state, obs, rows

@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from coopo import provenance
 from coopo.data.dataset import Dataset, DatasetMetadata, make_dataset
+from coopo.progress import make_progress
 from coopo.version import __version__
 
 
@@ -133,23 +135,32 @@ def _train_until(
     from coopo.checkpoint import Counters
     from coopo.schedule import Phase
 
+    env_id = trainer.cfg.env_id
     curve: list[tuple[int, float]] = []
     snapshots: list[tuple[Any, int]] = []
     state, counters = trainer.init_state(), Counters()
     index = 0
-    while counters.env_steps < max_steps:
-        phase = Phase("online", min(eval_every, max_steps - counters.env_steps), 0)
-        state = trainer.online_phase(state, phase, counters, index)
-        counters.holder = "online"
-        last = trainer.evaluate(state, counters, phase, boundary=False)
-        curve.append((counters.env_steps, float(last.returns[0])))
-        snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
-        trainer.console.print(
-            f"{trainer.cfg.env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
-        )
-        index += 1
-        if curve[-1][1] >= target_return:
-            break
+    with make_progress() as bar:  # on a terminal only
+        task = bar.add_task(f"training {env_id} behaviour policy (SAC)", total=max_steps)
+        while counters.env_steps < max_steps:
+            phase = Phase("online", min(eval_every, max_steps - counters.env_steps), 0)
+            state = trainer.online_phase(state, phase, counters, index)
+            counters.holder = "online"
+            last = trainer.evaluate(state, counters, phase, boundary=False)
+            curve.append((counters.env_steps, float(last.returns[0])))
+            snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
+            bar.update(
+                task,
+                completed=counters.env_steps,
+                description=f"training {env_id} behaviour policy (SAC): return "
+                f"{curve[-1][1]:.0f} / target {target_return:.0f}",
+            )
+            trainer.console.print(
+                f"{env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
+            )
+            index += 1
+            if curve[-1][1] >= target_return:
+                break
     return state, counters, curve, snapshots, last
 
 
@@ -174,7 +185,12 @@ def _replay_dataset(
         source=source,
         action_low=tuple(map(float, scaler.low)),
         action_high=tuple(map(float, scaler.high)),
-        extra={"recipe": "medium-replay", "seed": seed, "coopo_version": __version__},
+        extra={
+            "recipe": "medium-replay",
+            "seed": seed,
+            "coopo_version": __version__,
+            "provenance": provenance.collect(),
+        },
     )
     return make_dataset(
         meta.source,

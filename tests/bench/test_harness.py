@@ -38,7 +38,9 @@ def interrupted_run(out: Path, suite, spec, phases: int) -> Path:
 def test_every_suite_expands_to_valid_configs():
     for suite in SUITES.values():
         specs = expand(suite)
-        assert len(specs) == len(suite.datasets) * len(suite.methods)
+        group = suite.seeds_per_run or len(suite.seeds)
+        groups = -(-len(suite.seeds) // group)
+        assert len(specs) == len(suite.datasets) * len(suite.methods) * groups
         assert len({s.name for s in specs}) == len(specs)
         for s in specs:  # equal online budgets across the methods of a suite
             c = s.config
@@ -47,10 +49,107 @@ def test_every_suite_expands_to_valid_configs():
 
 def test_cpu_suite_is_what_the_issue_asks_for():
     cpu = SUITES["cpu"]
-    assert len(cpu.datasets) >= 4 and len(cpu.seeds) >= 3
-    assert {d.split("-")[0] for d in cpu.datasets} == {"hopper", "halfcheetah", "walker2d"}
-    assert {"medium", "medium-replay"} <= {d.split("-", 1)[1] for d in cpu.datasets}
-    assert {m.name for m in cpu.methods} == {"coopo", "awac-ft", "iql-ft", "rlpd", "sac-scratch"}
+    # the three datasets no default was tuned on, >= 10 seeds per cell
+    assert cpu.datasets == ("halfcheetah-medium", "hopper-medium-replay", "walker2d-medium-replay")
+    assert len(cpu.seeds) >= 10
+    assert {m.name for m in cpu.methods} == {
+        "coopo", "coopo-1cycle", "awac-ft", "iql-ft", "calql-ft", "rlpd", "sac-scratch"
+    }  # fmt: skip
+    specs = {s.method: s.config for s in expand(cpu) if s.dataset == cpu.datasets[0]}
+    assert all(c["eval_episodes"] == 10 for c in specs.values())
+    # the control: the same pair, switched once, same totals
+    one, coopo = specs["coopo-1cycle"], specs["coopo"]
+    assert (one["method"], one["offline"], one["online"]) == ("o2o", "awac_kl", "sac")
+    assert one["sac"] == coopo["sac"] and one["awac_kl"] == coopo["awac_kl"]
+    assert specs["calql-ft"]["offline"] == specs["calql-ft"]["online"] == "cal_ql"
+    # RLPD as published, except a UTD the CPU can pay for (still above 1)
+    r = specs["rlpd"]
+    assert r["rlpd"]["target_entropy_scale"] == 0.5 and r["rlpd"]["num_critics"] == 10
+    assert r["rlpd"]["num_min_q"] == 2 and r["rlpd"]["critic_layer_norm"]
+    assert r["scratch_uses_dataset"] and r["online_dataset_fraction"] == 0.5
+    assert r["utd_ratio"] > 1 and r["random_steps"] == 5_000
+    s = specs["sac-scratch"]
+    assert not s["scratch_uses_dataset"] and not s["normalize_observations"]
+
+
+def test_gpu_suite_covers_all_four_tasks_at_the_literature_budget():
+    gpu = SUITES["gpu"]
+    assert {d.split("-")[0] for d in gpu.datasets} == {"hopper", "halfcheetah", "walker2d", "ant"}
+    assert len(gpu.seeds) >= 10 and gpu.gpu
+    assert gpu.base.cycles * gpu.base.online_steps == 250_000
+    assert gpu.base.cycles * gpu.base.offline_steps == 250_000
+    assert {s.config["utd_ratio"] for s in expand(gpu) if s.method == "rlpd"} == {20}
+
+
+def test_chunk_plan_covers_the_grid_once_within_the_limit():
+    from coopo.bench.suites import chunk_plan, worker_seconds
+
+    cpu = SUITES["cpu"]
+    plan = chunk_plan(cpu)
+    assert len(plan) > 1
+    covered = [
+        (d, m, c.seeds) for c in plan for d in c.datasets for m in c.methods
+    ]  # every (dataset, method, seed group) exactly once
+    assert sorted(covered) == sorted((s.dataset, s.method, s.seeds) for s in expand(cpu))
+    assert all(0 < c.hours <= cpu.chunk_hours for c in plan)
+    total = sum(worker_seconds(s) for s in expand(cpu)) / 3600
+    assert sum(c.hours for c in plan) >= total / 2  # two workers at best halve the total
+    # a chunk's command selects exactly its runs
+    c = plan[0]
+    args = c.args(cpu)
+    assert args[: len(c.seeds) + 1] == ["--seeds", *map(str, c.seeds)]
+
+
+def test_bench_chunk_option_runs_only_that_chunk(tmp_path: Path, monkeypatch):
+    from coopo.bench import suites
+
+    calls = {}
+
+    def fake_run_suite(suite, out, **kw):
+        calls.update(kw)
+        return harness.BenchSummary(out, 0, 0, [], [])
+
+    monkeypatch.setattr(harness, "run_suite", fake_run_suite)
+    plan = suites.chunk_plan(SUITES["cpu"])
+    out = tmp_path / "cpu"
+    assert main(["bench", "cpu", "--chunk", "2", "--out", str(out), "--no-report"]) == 0
+    assert calls["seeds"] == plan[1].seeds and calls["datasets"] == plan[1].datasets
+    assert calls["methods"] == plan[1].methods
+    assert main(["bench", "cpu", "--chunk", str(len(plan) + 1), "--out", str(out)]) == 2
+
+
+def test_sac_from_scratch_uses_no_dataset_statistic(tmp_path: Path, pendulum_dataset):
+    """Two datasets with very different observation statistics give bit-identical SAC runs
+    under the suite's sac-scratch overrides; with the normaliser fitted on the data they do
+    not (so this test can fail)."""
+    from coopo import data
+    from coopo.bench.suites import SAC_SCRATCH, _with
+    from coopo.config import PRESETS
+    from coopo.logger import read_metrics
+
+    a = data.write_npz(pendulum_dataset, tmp_path / "a.npz")
+    shifted = dataclasses.replace(
+        pendulum_dataset,
+        observations=pendulum_dataset.observations * 10 + 3,
+        next_observations=pendulum_dataset.next_observations * 10 + 3,
+    )
+    b = data.write_npz(shifted, tmp_path / "b.npz")
+    base = dataclasses.replace(
+        PRESETS["smoke"], progress=False, random_steps=100, cycles=1, online_steps=300,
+        eval_interval=100,
+    )  # fmt: skip
+    scratch = _with(base, SAC_SCRATCH.overrides)
+
+    def returns(cfg, dataset, name):
+        train(dataclasses.replace(cfg, dataset=str(dataset), run_dir=str(tmp_path / name)))
+        rows = read_metrics(tmp_path / name)
+        return [r["eval/return"] for r in rows if "eval/return" in r], [
+            r["online/critic_loss"] for r in rows if "online/critic_loss" in r
+        ]
+
+    assert returns(scratch, a, "sa") == returns(scratch, b, "sb")
+    fitted = dataclasses.replace(scratch, normalize_observations=True)
+    assert returns(fitted, a, "fa") != returns(fitted, b, "fb")
 
 
 def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys):
@@ -68,12 +167,34 @@ def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys)
     assert not (run / "checkpoints").exists() and (run / "metrics.jsonl").is_file()
     timing = json.loads((run / "wall_time.json").read_text())
     assert timing["seconds"] > 0 and timing["invocations"] == 1 and len(timing["hosts"]) == 1
+    host = timing["provenance"]["host"]
+    assert host["cpu"]["model"] and isinstance(host["cpu"]["vector_flags"], list)
+    assert timing["provenance"]["versions"]["jax"]
     assert "| ran on |" in report
+    # the data's own level, normalised like the evaluations (the report's reference line)
+    from coopo.data import load
+    from coopo.evaluation import normalized_score
+
+    info = json.loads((run / "dataset.json").read_text())
+    ds = load(str(harness.dataset_path(out, "hopper-random", SMOKE.dataset_size)))
+    expected = normalized_score(
+        ds.episode_returns().mean(), info["ref_min_score"], info["ref_max_score"]
+    )
+    assert info["normalized_return"] == pytest.approx(float(expected))
+    # what produced the results: versions, machine and commit, for the bench and each run
+    (record,) = json.loads((out / "provenance.json").read_text())
+    (run_record,) = json.loads((run / "provenance.json").read_text())
+    for r in (record, run_record):
+        assert r["packages"]["jax"] and r["packages"]["rliable"] and r["cpu"]
+        assert r["jax_backend"] == "cpu" and "commit" in r["git"]
 
     capsys.readouterr()
     assert main(["bench", "smoke", "--out", str(out), "--no-report"]) == 0
     assert f"{len(runs)} already finished, 0 to run" in capsys.readouterr().out.replace("\n", " ")
     assert finished_runs(out / "runs") == runs  # nothing was re-run or rewritten
+    assert len(json.loads((out / "provenance.json").read_text())) == 2  # one per invocation
+    assert len(json.loads((run / "provenance.json").read_text())) == 1  # skipped, not re-run
+    assert (out / "COMMAND").read_text().count("coopo bench smoke") == 2
 
 
 def test_bench_resumes_an_interrupted_run(tmp_path: Path):
@@ -168,12 +289,31 @@ def test_estimates_grow_with_budget_seeds_and_ensembles():
     double = dataclasses.replace(
         base, config={**base.config, "online_steps": 2 * base.config["online_steps"]}
     )
-    more_seeds = dataclasses.replace(base, seeds=(0, 1, 2, 3, 4, 5))
+    more_seeds = dataclasses.replace(base, seeds=tuple(range(2 * len(base.seeds))))
     assert estimate_seconds(double) > estimate_seconds(base)
     assert estimate_seconds(more_seeds) == pytest.approx(2 * estimate_seconds(base))
-    by_method = {s.method: estimate_seconds(s) for s in expand(SUITES["cpu"])[:5]}
+    first = [
+        s for s in expand(SUITES["cpu"]) if s.seeds == base.seeds and s.dataset == base.dataset
+    ]
+    by_method = {s.method: estimate_seconds(s) for s in first}
     assert by_method["rlpd"] > by_method["coopo"] > by_method["sac-scratch"]
     assert rlpd(20).overrides["utd_ratio"] == 20
+
+
+def test_worker_estimate_counts_evaluations_updates_and_seeds():
+    from coopo.bench.suites import evaluations, rlpd, worker_seconds
+
+    specs = {s.method: s for s in expand(SUITES["cpu"]) if s.seeds == (0, 1, 2, 3, 4)}
+    # 2.5k-step evaluations inside each online phase plus one at every phase end
+    assert evaluations(specs["coopo"].config) == 6 + 3 * 3
+    assert evaluations(specs["coopo-1cycle"].config) == 2 + 11
+    assert evaluations(specs["sac-scratch"].config) == 1 + 11
+    r = specs["rlpd"]
+    more = dataclasses.replace(r, config={**r.config, "utd_ratio": r.config["utd_ratio"] + 1})
+    assert worker_seconds(more) > worker_seconds(r) > worker_seconds(specs["sac-scratch"])
+    one = dataclasses.replace(r, seeds=(0,))
+    assert worker_seconds(r) == pytest.approx(5 * worker_seconds(one))
+    assert rlpd(3).overrides["rlpd"]["target_entropy_scale"] == 0.5
 
 
 def test_relocate_points_a_moved_run_at_its_new_paths(tmp_path: Path):
@@ -183,3 +323,94 @@ def test_relocate_points_a_moved_run_at_its_new_paths(tmp_path: Path):
     harness.relocate(tmp_path, tmp_path / "d.npz")
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg == {"dataset": str(tmp_path / "d.npz"), "run_dir": str(tmp_path), "seeds": [0]}
+
+
+# ---------------------------------------------------------------- workers on GPUs
+H100 = harness.Gpu(0, "NVIDIA H100 80GB HBM3", 81559)
+
+
+def test_gpu_workers_allocate_on_demand_within_their_share():
+    env = harness.worker_env({"PATH": "/bin"}, slot=0, workers=4, cpus=16, gpus=[H100])
+    assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.9 / 4, abs=1e-3)
+    assert "CUDA_VISIBLE_DEVICES" not in env and env["PATH"] == "/bin"
+    # without a GPU nothing GPU-specific is set; the CPU threads are shared out
+    cpu = harness.worker_env({}, slot=0, workers=2, cpus=2, gpus=[])
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in cpu
+    assert "intra_op_parallelism_threads=1" in cpu["XLA_FLAGS"]
+    # the user's own settings win
+    mine = harness.worker_env(
+        {"XLA_PYTHON_CLIENT_PREALLOCATE": "true"}, slot=0, workers=4, cpus=16, gpus=[H100]
+    )
+    assert mine["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_workers_are_spread_over_gpus_and_fit_their_memory():
+    second = harness.Gpu(1, "NVIDIA H100 80GB HBM3", 81559)
+    envs = [harness.worker_env({}, i, 4, 16, [H100, second]) for i in range(4)]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1", "0", "1"]
+    assert float(envs[0]["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)
+    small = harness.Gpu(0, "small", 6 * 1024)  # 2 runs of 2 GiB fit in 90% of 6 GiB
+    assert harness.plan_workers(0, cpus=16, gpus=[small]) == 2
+    assert harness.plan_workers(0, cpus=16, gpus=[H100]) == 16  # cores bound it here
+    assert harness.plan_workers(0, cpus=2, gpus=[]) == 2
+    assert harness.plan_workers(3, cpus=16, gpus=[small]) == 3  # an explicit --workers is kept
+
+
+def test_the_bench_passes_the_gpu_settings_to_its_workers(tmp_path: Path, monkeypatch):
+    small = harness.Gpu(0, "small", 6 * 1024)
+    monkeypatch.setattr(harness, "detect_gpus", lambda: [small])
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
+    seen: list[dict[str, str]] = []
+    real_run = harness.subprocess.run
+
+    def fake_run(cmd, env=None, **kw):  # stands in for the worker process
+        if "coopo.bench.harness" not in cmd:
+            return real_run(cmd, env=env, **kw)
+        seen.append(env)
+        return harness.subprocess.CompletedProcess(cmd, 1, "", "no worker in this test")
+
+    monkeypatch.setattr(harness.subprocess, "run", fake_run)
+    suite = dataclasses.replace(SMOKE, seeds=(0,))
+    summary = run_suite(suite, tmp_path / "b")
+    assert len(seen) == len(expand(suite)) and len(summary.failed) == len(seen)
+    for env in seen:
+        assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+        assert float(env["XLA_PYTHON_CLIENT_MEM_FRACTION"]) == pytest.approx(0.45, abs=1e-3)
+
+
+def test_bench_progress_shows_runs_done_and_each_runs_phase_on_a_terminal(
+    tmp_path: Path, monkeypatch
+):
+    import io
+    import re
+    import time
+
+    from rich.console import Console
+
+    monkeypatch.setattr(harness, "POLL_SECONDS", 0.05)
+    real_run = harness.subprocess.run
+
+    def fake_worker(cmd, env=None, **kw):  # a run that logs one record, then finishes
+        if "coopo.bench.harness" not in cmd:
+            return real_run(cmd, env=env, **kw)
+        path = Path(cmd[3])
+        record = {"seed": 0, "cycle": 1, "phase": "online", "env_steps": 150, "grad_steps": 7}
+        (path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+        time.sleep(0.5)
+        (path / "results.json").write_text(json.dumps({"final_return": {"0": 1.0}}))
+        return harness.subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(harness.subprocess, "run", fake_worker)
+    suite = dataclasses.replace(SMOKE, seeds=(0,))
+    n = len(expand(suite))
+    for terminal in (True, False):
+        buf = io.StringIO()
+        console = Console(file=buf, force_terminal=terminal, width=160)
+        summary = run_suite(suite, tmp_path / f"b{terminal}", workers=1, console=console)
+        assert len(summary.finished) == n
+        out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())  # colours off
+        assert (f"{n}/{n}" in out and "runs done" in out) == terminal
+        assert ("cycle 2/2 online, 7 updates" in out) == terminal
+        assert f"[{n}/{n}] done" in out  # the result lines are printed either way

@@ -46,9 +46,54 @@ def test_curve_ignores_rows_without_the_score():
     assert COOPO_LIKE.phase[0] == "offline" and COOPO_LIKE.phase_end[0]
 
 
-def test_final_score_is_the_last_evaluation():
-    assert stats.final_score(COOPO_LIKE) == 70.0
+def test_final_score_is_the_mean_of_the_last_three_evaluations():
+    assert stats.final_score(COOPO_LIKE) == pytest.approx((55.0 + 50.0 + 70.0) / 3)
+    assert stats.final_score(COOPO_LIKE, last=1) == 70.0
+    short = curve([(100, 10.0, "online", 0, False), (200, 20.0, "online", 0, True)])
+    assert stats.final_score(short) == 15.0  # fewer evaluations than 3: all of them
     assert np.isnan(stats.final_score(curve([])))
+
+
+def test_normalized_auc_by_hand():
+    # Trapezoids in logged order over [0, 400]: (40+25)/2*100 + (25+35)/2*100 + 0 (the
+    # offline phase at 200) + (55+50)/2*100 + (50+70)/2*100 = 3250+3000+5250+6000 = 17500.
+    assert stats.normalized_auc(COOPO_LIKE, 400) == pytest.approx(17_500 / 400)
+    # A constant curve has the constant as its AUC, whatever the grid.
+    flat = curve([(250, 30.0, "online", 0, False), (1000, 30.0, "online", 0, True)])
+    assert stats.normalized_auc(flat, 1000) == pytest.approx(30.0)
+    # A ramp 10 -> 100 evaluated at 100..1000, first evaluation after 0: held flat at 10 back
+    # to 0 (area 1,000), then (10 + 100) / 2 * 900 = 49,500: 50,500 / 1,000 = 50.5.
+    ramp = curve([(100 * k, 10.0 * k, "online", 0, k == 10) for k in range(1, 11)])
+    assert stats.normalized_auc(ramp, 1000) == pytest.approx(50.5)
+    assert np.isnan(stats.normalized_auc(curve([]), 1000))
+
+
+@pytest.mark.parametrize(
+    "target, expected",
+    [(30.0, 200.0), (35.0, 200.0), (50.0, 200.0), (55.0, float("inf")), (20.0, 0.0)],
+)
+def test_interactions_to_held_target(target, expected):
+    # scores in order 40, 25, 35, 55, 50, 70 at env steps 0, 100, 200, 200, 300, 400:
+    # >= 30 first held from index 2 (35, 55, 50); >= 50 from index 3 (55, 50, 70) at 200;
+    # >= 55 only at 55 and 70 (not consecutive): never held.
+    assert stats.interactions_to_held_target(COOPO_LIKE, target) == expected
+
+
+def test_a_target_touched_once_is_not_held():
+    spike = curve(
+        [
+            (100, 10.0, "online", 0, False),
+            (200, 90.0, "online", 0, False),
+            (300, 10.0, "online", 0, False),
+            (400, 60.0, "online", 0, False),
+            (500, 61.0, "online", 0, False),
+            (600, 62.0, "online", 0, True),
+        ]
+    )
+    assert stats.interactions_to_target(spike, 60.0) == 200.0
+    assert stats.interactions_to_held_target(spike, 60.0) == 400.0
+    # The last two evaluations cannot be confirmed by two more.
+    assert stats.interactions_to_held_target(spike, 61.5) == float("inf")
 
 
 @pytest.mark.parametrize(
@@ -66,6 +111,33 @@ def test_forgetting_at_each_offline_to_online_switch():
     assert stats.forgetting(improving) == [-10.0]
     online_only = curve([(50, 20.0, "online", 0, False), (100, 30.0, "online", 0, True)])
     assert stats.forgetting(online_only) == []
+
+
+def test_forgetting_in_a_fixed_window_sees_the_same_evaluations_for_every_method():
+    # One long online phase (O2O) evaluated every 100 steps over 400: the dip at 300 lies
+    # beyond a 200-step window, so only the evaluations at 100 and 200 count.
+    long = curve(
+        [
+            (0, 50.0, "offline", 0, True),
+            (100, 45.0, "online", 0, False),
+            (200, 48.0, "online", 0, False),
+            (300, 10.0, "online", 0, False),
+            (400, 60.0, "online", 0, True),
+        ]
+    )
+    assert stats.forgetting(long) == [40.0]
+    assert stats.forgetting(long, window=200) == [5.0]
+    # COOPO's phases of 200 steps: the window covers each whole phase (windows are measured
+    # from each switch's own env-step count).
+    assert stats.forgetting(COOPO_LIKE, window=200) == stats.forgetting(COOPO_LIKE)
+    assert stats.forgetting(COOPO_LIKE, window=100) == [15.0, 5.0]
+    assert stats.forgetting(COOPO_LIKE, window=50) == []
+
+
+def test_data_level_is_the_dataset_mean_return_normalised():
+    # refs 0..200: returns 50 and 150 -> mean 100 -> 50 points.
+    assert stats.data_level(np.array([50.0, 150.0]), 0.0, 200.0) == pytest.approx(50.0)
+    assert stats.data_level(np.array([20.0]), 20.0, 120.0) == pytest.approx(0.0)
 
 
 def test_on_grid_holds_the_latest_evaluation():
@@ -113,6 +185,60 @@ def test_ratio_interval_recovers_a_known_reduction():
     assert point == pytest.approx(1 - ours.mean() / theirs.mean())
     assert lo < 0.5 < hi and hi - lo < 0.1
     assert np.isnan(stats.ratio_interval(ours, np.zeros(3))[0])
+
+
+def test_probability_of_improvement_known_answers():
+    # Every x above every y: 1; the reverse: 0; identical: 0.5 (rliable's convention).
+    hi, lo = np.array([10.0, 11.0, 12.0]), np.array([1.0, 2.0, 3.0])
+    assert stats.probability_of_improvement(hi, lo, reps=200) == (1.0, 1.0, 1.0)
+    assert stats.probability_of_improvement(lo, hi, reps=200)[0] == 0.0
+    assert stats.probability_of_improvement(hi, hi, reps=200)[0] == 0.5
+    # x = {1, 3}, y = {2}: one of two pairs has x > y -> 0.5; x = {1, 3, 5}, y = {2, 4}:
+    # pairs with x > y: (3,2), (5,2), (5,4) = 3 of 6.
+    three, two = np.array([1.0, 3.0, 5.0]), np.array([2.0, 4.0])
+    assert stats.probability_of_improvement(three, two, reps=200)[0] == 0.5
+    # Two tasks: 1 on the first, 0 on the second -> 0.5 averaged.
+    x = np.array([[10.0, 0.0], [11.0, 1.0]])
+    y = np.array([[0.0, 10.0], [1.0, 11.0]])
+    assert stats.probability_of_improvement(x, y, reps=200)[0] == 0.5
+
+
+def test_probability_of_improvement_interval_covers_the_truth():
+    # X ~ N(1, 1), Y ~ N(0, 1): P(X > Y) = Phi(1 / sqrt 2) = 0.760.
+    from scipy.stats import norm
+
+    truth = norm.cdf(1 / np.sqrt(2))
+    rng = np.random.default_rng(5)
+    point, lo, hi = stats.probability_of_improvement(
+        rng.normal(1, 1, (200, 1)), rng.normal(0, 1, (200, 1)), reps=300
+    )
+    assert lo < truth < hi and lo <= point <= hi and hi - lo < 0.15
+
+
+def test_paired_difference_by_hand():
+    # d = (2, 4, 6): mean 4, sd 2, se 2/sqrt 3, t(2) 97.5% = 4.302653 -> 4 +- 4.9683
+    x, y = np.array([12.0, 24.0, 36.0]), np.array([10.0, 20.0, 30.0])
+    r = stats.paired_difference(x, y)
+    half = 4.302652729749462 * 2 / np.sqrt(3)
+    assert r.mean == pytest.approx(4.0) and r.n == 3
+    assert (r.low, r.high) == (pytest.approx(4 - half), pytest.approx(4 + half))
+    # t = 4 / (2 / sqrt 3) = 3.4641, two-sided p with 2 df = 0.07418
+    assert r.p_value == pytest.approx(0.0741799, rel=1e-4)
+    # Pairing removes the seeds' shared luck: a constant offset on noisy seeds is exact.
+    noise = np.random.default_rng(0).integers(-30, 30, 10).astype(float)  # exact sums
+    exact = stats.paired_difference(noise + 5.0, noise)
+    assert (exact.mean, exact.low, exact.high, exact.p_value) == pytest.approx((5.0, 5.0, 5.0, 0.0))
+    with pytest.raises(ValueError, match="paired"):
+        stats.paired_difference(x, y[:2])
+
+
+def test_holm_adjustment_by_hand():
+    # sorted p = 0.01, 0.02, 0.04 (m = 3): 3*0.01 = 0.03, max(0.03, 2*0.02) = 0.04,
+    # max(0.04, 1*0.04) = 0.04; back in the input order, NaN passes through.
+    adj = stats.holm([0.04, 0.01, float("nan"), 0.02])
+    np.testing.assert_allclose(adj[[0, 1, 3]], [0.04, 0.03, 0.04])
+    assert np.isnan(adj[2])
+    assert stats.holm([0.5, 0.9])[1] == 1.0  # capped at 1
 
 
 def test_censored_interactions_are_marked_as_lower_bounds():

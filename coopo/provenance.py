@@ -1,0 +1,164 @@
+"""What made a result: package versions, coopo's git commit, the CPU and the GPU.
+
+:func:`collect` returns one JSON-ready dict; dataset metadata (``extra['provenance']``) and
+benchmark result files record it, and every run directory keeps one per invocation
+(``provenance.json``; :func:`record_run`, which ``coopo resume`` uses to warn when the
+software or the host changed), so a number can be traced to the software and the host that
+produced it. Hosts of the same size differ (vector units, clock), so the CPU model and its
+vector flags are part of it. :func:`differences` compares two records field by field.
+
+Nothing here starts JAX's backends (no accelerator memory is taken just to describe it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("coopo", "jax", "jaxlib", "flax", "optax", "numpy", "mujoco", "gymnasium")
+"""Distributions whose versions are recorded."""
+
+VECTOR_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "amx_tile",
+    "neon",
+    "asimd",
+)
+"""CPU flags (from /proc/cpuinfo) that decide matmul throughput."""
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution (None when it is not installed)."""
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the checkout coopo is imported from (with '+dirty' for local changes),
+    or None for an installed wheel or no git."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "coopo"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
+    """CPU model, logical cores and vector flags (Linux: /proc/cpuinfo; elsewhere the model only)."""
+    text = cpuinfo
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            text = ""
+    model, flags = "", set()  # type: str, set[str]
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "hardware", "cpu model") and not model:
+            model = value.strip()
+        elif key in ("flags", "features") and not flags:
+            flags = set(value.split())
+    return {
+        "model": model or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
+    }
+
+
+def gpu_info() -> list[str]:
+    """Models of the NVIDIA GPUs this process may use (nvidia-smi, honouring
+    CUDA_VISIBLE_DEVICES). JAX is not asked: initialising its GPU backend just to name the
+    card would preallocate most of its memory in this process."""
+    try:
+        smi = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = [line.split(",", 1) for line in smi.stdout.splitlines() if "," in line]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    keep = None if visible is None else {v.strip() for v in visible.split(",")}
+    return [name.strip() for index, name in rows if keep is None or index.strip() in keep]
+
+
+def collect() -> dict[str, Any]:
+    """Versions, commit and host, as one JSON-ready record."""
+    return {
+        "versions": package_versions(),
+        "python": platform.python_version(),
+        "git_commit": git_commit(),
+        "host": {
+            "platform": platform.platform(),
+            "cpu": cpu_info(),
+            "gpu": gpu_info(),
+        },
+    }
+
+
+def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Human-readable 'field: old -> new' lines for every leaf that differs."""
+
+    def flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+        if not isinstance(d, dict):
+            return {prefix: d}
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+
+    a, b = flatten(old), flatten(new)
+    return [
+        f"{k}: {a.get(k)} -> {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    ]
+
+
+FILE = "provenance.json"
+"""In a run directory: one record per invocation (the training, then every resume)."""
+
+
+def record_run(run_dir: Path) -> list[str]:
+    """Append this invocation's record to ``RUN_DIR/provenance.json``; return how it differs
+    from the record of the run's first invocation ([] for a new run or the same software and
+    host)."""
+    path = Path(run_dir) / FILE
+    records: list[dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else []
+    now = collect()
+    path.write_text(json.dumps([*records, now], indent=1))
+    return differences(records[0], now) if records else []

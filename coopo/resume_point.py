@@ -1,0 +1,89 @@
+"""Checkpoints inside a phase: when to take them, and the host-side state that lets an online
+phase continue mid-episode exactly.
+
+A phase is checkpointed between two jitted calls (K offline updates, or one collection of
+``update_every`` env steps and its updates): the device state (parameters, optimizer states,
+replay buffers, RNG keys) is all in the run state; what lives on the host is saved with the
+counters as JSON:
+
+- offline: nothing but the number of updates done in the phase;
+- online: per seed the episode count, running return and length, the episodes finished since
+  the last metrics record, and the actions taken so far in the current episode; the metrics
+  accumulated since the last record; the state of the random-action generator.
+
+The environments themselves are not pickled. A resumed phase resets each env with the seed of
+its current episode (resets are seeded from (seed, phase, episode)) and replays that
+episode's actions: MuJoCo is deterministic, so this rebuilds the simulator bit for bit (the
+replayed return is checked against the saved one) without depending on what a wrapper or
+MuJoCo's warm-start buffers keep internally, at the cost of at most one episode of env steps.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+TIME_DEFAULT_MINUTES = 10.0
+
+
+@dataclass
+class CheckpointClock:
+    """When to checkpoint inside a phase: every ``every`` steps, or (``every == 0``) at the first
+    chunk boundary after ``minutes`` of wall time since the last checkpoint."""
+
+    every: int = 0
+    minutes: float = TIME_DEFAULT_MINUTES
+    last: float = field(default_factory=time.monotonic)
+
+    def due(self, before: int, after: int) -> bool:
+        """Whether a checkpoint falls in (before, after] (steps done in the phase)."""
+        if self.every:
+            return after // self.every > before // self.every
+        return self.minutes > 0 and time.monotonic() - self.last >= 60.0 * self.minutes
+
+    def reset(self) -> None:
+        self.last = time.monotonic()
+
+
+def pack(a: Any) -> dict[str, Any]:
+    """An array as JSON, exactly (float32 and float64 values round-trip through repr)."""
+    a = np.asarray(a)
+    return {"dtype": a.dtype.name, "shape": list(a.shape), "values": a.reshape(-1).tolist()}
+
+
+def unpack(d: dict[str, Any]) -> np.ndarray:
+    return np.asarray(d["values"], dtype=d["dtype"]).reshape(d["shape"])
+
+
+def rng_state(g: np.random.Generator) -> dict[str, Any]:
+    return dict(g.bit_generator.state)
+
+
+def rng_from(state: dict[str, Any]) -> np.random.Generator:
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+class ReplayMismatch(RuntimeError):
+    """Replaying an episode's actions did not reproduce it: the env is not deterministic."""
+
+
+def replay_episode(
+    env: Any, reset_seed: int, actions: list[np.ndarray], to_env: Any, expected_return: float
+) -> np.ndarray:
+    """Reset ``env`` with ``reset_seed`` and take ``actions`` (policy space; ``to_env`` maps them
+    to the env's units, as when they were first taken); returns the current observation."""
+    obs = env.reset(seed=reset_seed)[0]
+    ret = 0.0
+    for a in actions:
+        obs, reward, term, trunc, _ = env.step(to_env(a[None])[0])
+        ret += float(reward)
+        if term or trunc:
+            raise ReplayMismatch("the replayed episode ended early")
+    if ret != expected_return:
+        raise ReplayMismatch(f"replayed return {ret!r} != recorded {expected_return!r}")
+    return np.asarray(obs)

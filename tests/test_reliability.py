@@ -1,0 +1,239 @@
+"""Whole runs under faults: one writer per run directory, resume that checks what it resumes,
+a corrupt checkpoint, Ctrl-C during training, a bench worker killed mid-run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from coopo import checkpoint as ckpt
+from coopo import data
+from coopo.cli import main
+from coopo.config import PRESETS
+from coopo.resume_check import ResumeMismatch, package_versions
+from coopo.runlock import RunLock, RunLocked
+from coopo.runner import resume, train
+
+SMOKE = dataclasses.replace(PRESETS["smoke"], progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """An unbroken smoke run and the same run stopped after 2 of its 4 phases."""
+    base = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COOPO_CACHE_DIR", str(base / "cache"))
+        mp.setenv("MINARI_DATASETS_PATH", str(base / "minari"))
+        ds = data.build_dataset("InvertedPendulum-v5", "random", size=1_000, seed=0)
+        dataset = data.write_npz(ds, base / "pendulum.npz")
+        c = dataclasses.replace(SMOKE, dataset=str(dataset))
+        train(dataclasses.replace(c, run_dir=str(base / "full")))
+        train(dataclasses.replace(c, run_dir=str(base / "part"), max_phases=2))
+        yield {"full": base / "full", "part": base / "part", "dataset": dataset, "base": base}
+
+
+def copy_run(runs: dict[str, Path], dest: Path) -> Path:
+    shutil.copytree(runs["part"], dest, ignore=shutil.ignore_patterns("lock"))
+    return dest
+
+
+def same_outcome(a: Path, b: Path) -> None:
+    for f in ("results.json", "metrics.jsonl"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+# ----------------------------------------------------------------------------- resume checks
+def test_resume_refuses_another_dataset_or_other_versions_unless_forced(
+    runs, tmp_path: Path, capsys
+):
+    run = copy_run(runs, tmp_path / "run")
+    assert json.loads((run / "versions.json").read_text()) == package_versions()
+    # the dataset file the run names now holds other data, and jax "changed"
+    changed = data.build_dataset("InvertedPendulum-v5", "random", size=1_000, seed=1)
+    moved = data.write_npz(changed, tmp_path / "pendulum.npz")
+    cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**cfg, "dataset": str(moved)}))
+    versions = {**package_versions(), "jax": "0.0.1"}
+    (run / "versions.json").write_text(json.dumps(versions))
+    metrics = (run / "metrics.jsonl").read_bytes()
+    with pytest.raises(ResumeMismatch, match=r"dataset hash \w+ -> \w+; jax 0\.0\.1 -> "):
+        resume(run)
+    assert main(["resume", str(run)]) == 1
+    out = capsys.readouterr().out
+    assert "--force" in out and "jax 0.0.1" in out and "Traceback" not in out
+    assert (run / "metrics.jsonl").read_bytes() == metrics  # nothing was touched
+    assert main(["resume", str(run), "--force"]) == 0
+    assert "changes accepted" in capsys.readouterr().out
+    log = [json.loads(line) for line in (run / "resume-log.jsonl").read_text().splitlines()]
+    assert any(d.startswith("dataset hash") for d in log[0]["accepted"])
+    assert json.loads((run / "versions.json").read_text()) == package_versions()
+    assert json.loads((run / "dataset.json").read_text())["hash"] == changed.content_hash()
+    assert (run / "results.json").is_file()
+
+
+# ----------------------------------------------------------------------------- one writer
+HOLD = "import sys, time; from coopo.runlock import RunLock; RunLock.acquire(sys.argv[1]); print('held', flush=True); time.sleep(600)"
+
+
+@pytest.fixture
+def holder() -> Iterator:
+    procs: list[subprocess.Popen] = []
+
+    def hold(path: Path) -> subprocess.Popen:
+        p = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        procs.append(p)
+        return p
+
+    yield hold
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_a_second_writer_is_refused_naming_the_holder(runs, tmp_path: Path, holder, capsys):
+    run = copy_run(runs, tmp_path / "run")
+    proc = holder(run)
+    who = f"pid {proc.pid} on host {socket.gethostname()}"
+    metrics = (run / "metrics.jsonl").read_bytes()
+    with pytest.raises(RunLocked, match=who):
+        resume(run)
+    assert main(["resume", str(run)]) == 1
+    out = capsys.readouterr().out
+    assert who in out and len(out.strip().splitlines()) == 1
+    new = tmp_path / "new"
+    holder(new)
+    with pytest.raises(RunLocked, match="in use by pid"):
+        train(dataclasses.replace(SMOKE, dataset=str(runs["dataset"]), run_dir=str(new)))
+    assert not (new / "config.json").exists()
+    # the kernel releases the lock when the holder dies, kill -9 included
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    RunLock.acquire(run).release()
+    assert (run / "metrics.jsonl").read_bytes() == metrics
+
+
+def test_the_lock_is_reentrant_within_a_process_only(tmp_path: Path):
+    outer = RunLock.acquire(tmp_path)
+    inner = RunLock.acquire(tmp_path)  # a bench worker, then coopo.train inside it
+    inner.release()
+    code = "import sys; from coopo.runlock import RunLock; RunLock.acquire(sys.argv[1])"
+    other = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
+    assert other.returncode != 0 and f"pid {os.getpid()}" in other.stderr
+    outer.release()
+    assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == 0
+
+
+# ----------------------------------------------------------------------------- corrupt checkpoint
+def test_a_corrupt_latest_checkpoint_resumes_from_the_previous_one_exactly(runs, tmp_path: Path):
+    run = copy_run(runs, tmp_path / "run")
+    newest = ckpt.latest(run)
+    assert newest is not None and newest.name == "phase-002"
+    raw = bytearray((newest / "state.bin").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (newest / "state.bin").write_bytes(bytes(raw))
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    result = resume(run, console=Console(file=out, width=400))
+    assert result.finished
+    said = out.getvalue()
+    assert "phase-002 is corrupt: checksum mismatch" in said and "falling back to phase-001" in said
+    same_outcome(runs["full"], run)
+
+
+# ----------------------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_during_training_leaves_the_last_checkpoint_intact_and_says_so(runs, tmp_path: Path):
+    run = tmp_path / "run"
+    argv = [
+        "train", "--preset", "smoke", "--dataset", str(runs["dataset"]), "--run-dir", str(run),
+        "--no-progress", "--online-steps", "3000", "--cycles", "3",
+    ]  # fmt: skip
+    env = {**os.environ, "COOPO_CACHE_DIR": str(runs["base"] / "cache")}
+    code = "import sys; from coopo.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.time() + 300
+    while not (run / "checkpoints" / "phase-001").is_dir():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # inside the first online phase (3000 env steps)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted; the last checkpoint" in out and f"coopo resume {run}" in out
+    assert "Traceback" not in out + err
+    assert [p.name for p in ckpt.checkpoints(run)] == ["phase-001"]
+    part = resume(run, max_phases=1)  # the checkpoint verifies and the run continues
+    assert not part.finished and ckpt.latest(run).name == "phase-002"
+
+
+# ----------------------------------------------------------------------------- bench worker killed
+def test_a_killed_bench_worker_resumes_with_nothing_lost(tmp_path: Path, holder):
+    from coopo.bench import harness
+    from coopo.bench.suites import SUITES
+
+    smoke = SUITES["smoke"]
+    kw = {
+        "methods": ("coopo",),
+        "seeds": (0,),
+        "workers": 1,
+        "console": harness.Console(quiet=True),
+    }
+    unbroken = harness.run_suite(smoke, tmp_path / "unbroken", **kw)
+    assert len(unbroken.finished) == 1
+    out = tmp_path / "killed"
+    killed: list[int] = []
+
+    def kill_worker_after_its_first_checkpoint() -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            for d in out.glob("runs/*/*/*/checkpoints/phase-001"):
+                pid = json.loads((d.parent.parent / "lock").read_text())["pid"]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=kill_worker_after_its_first_checkpoint)
+    watcher.start()
+    first = harness.run_suite(smoke, out, **kw)
+    watcher.join()
+    assert killed and len(first.failed) == 1 and not first.finished
+    (path,) = [p.parent for p in out.glob("runs/*/*/*/bench.json")]
+    assert not (path / "results.json").exists() and ckpt.latest(path) is not None
+    # a retried worker while another still holds the run is refused and touches nothing
+    files = {p: p.read_bytes() for p in path.rglob("*") if p.is_file() and p.name != "lock"}
+    proc = holder(path)
+    dataset = harness.dataset_path(out, smoke.datasets[0], smoke.dataset_size)
+    assert harness._worker_main([str(path), str(dataset)]) == 3
+    assert {p: p.read_bytes() for p in files} == files and not (path / "error.txt").exists()
+    proc.kill()
+    proc.wait()
+    again = harness.run_suite(smoke, out, **kw)
+    assert len(again.finished) == 1
+    (ref,) = [p.parent for p in (tmp_path / "unbroken").glob("runs/*/*/*/bench.json")]
+    same_outcome(ref, path)
+    assert "--- resuming" in (path / "log.txt").read_text()

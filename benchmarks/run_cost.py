@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     import jax
     from rich.console import Console
 
+    from coopo import provenance
     from coopo.bench.harness import prepare_dataset
-    from coopo.bench.provenance import provenance
     from coopo.bench.suites import SUITES, expand
     from coopo.checkpoint import Counters
     from coopo.runner import Trainer
@@ -141,14 +141,11 @@ def main(argv: list[str] | None = None) -> int:
             "(lower bounds on the rate); *_per_cpu_s: per second of this process's CPU time "
             "(what a worker with a core to itself would see)"
         ),
-        "provenance": provenance(),
+        "provenance": provenance.collect(),
+        "device": provenance.device_tag(),
         "rows": rows,
     }
-    out = (
-        Path(args.out)
-        if args.out
-        else RESULTS / f"run-cost-{suite.name}-{record['provenance']['device_tag']}.json"
-    )
+    out = Path(args.out) if args.out else RESULTS / f"run-cost-{suite.name}-{record['device']}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
     console.print(f"wrote {out}")
     return 0

@@ -207,8 +207,14 @@ def _sigint_deferred() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
+        if received:  # deliver it now, as the handler in place would have
+            if previous is signal.default_int_handler:
+                raise KeyboardInterrupt
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signal.SIGINT)
+            # SIG_IGN: the process ignores Ctrl-C, and so does this
 
 
 def name_for(counters: Counters, step: int | None = None) -> str:

@@ -24,6 +24,9 @@ from typing import Any
 PACKAGES = ("coopo", "jax", "jaxlib", "flax", "optax", "numpy", "mujoco", "gymnasium")
 """Distributions whose versions are recorded."""
 
+REPORT_PACKAGES = ("rliable", "arch", "scipy", "statsmodels")
+"""Distributions that decide a report's statistics (recorded by ``coopo bench`` too)."""
+
 VECTOR_FLAGS = (
     "sse4_2",
     "avx",
@@ -118,10 +121,10 @@ def gpu_info() -> list[str]:
     return [name.strip() for index, name in rows if keep is None or index.strip() in keep]
 
 
-def collect() -> dict[str, Any]:
-    """Versions, commit and host, as one JSON-ready record."""
+def collect(packages: tuple[str, ...] = PACKAGES) -> dict[str, Any]:
+    """Versions (of ``packages``), commit and host, as one JSON-ready record."""
     return {
-        "versions": package_versions(),
+        "versions": package_versions(packages),
         "python": platform.python_version(),
         "git_commit": git_commit(),
         "host": {
@@ -130,6 +133,17 @@ def collect() -> dict[str, Any]:
             "gpu": gpu_info(),
         },
     }
+
+
+def device_tag() -> str:
+    """``cpu-<cores>core`` or the accelerator's kind (``nvidia-h100-80gb-hbm3``): the name
+    benchmark result files carry. Starts JAX's default backend."""
+    import jax
+
+    d = jax.devices()[0]
+    if d.platform == "cpu":
+        return f"cpu-{os.cpu_count()}core"
+    return d.device_kind.lower().replace(" ", "-")
 
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

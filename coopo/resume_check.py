@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "gymnasium", "numpy", "coopo")
+from coopo import provenance
+
+PACKAGES = provenance.PACKAGES
+"""The packages whose versions decide a run's numbers."""
 VERSIONS_FILE = "versions.json"
 
 
@@ -25,13 +27,8 @@ class ResumeMismatch(RuntimeError):
 
 
 def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    """Installed versions of :data:`PACKAGES` ("not installed" for a missing one)."""
+    return {k: v or "not installed" for k, v in provenance.package_versions(PACKAGES).items()}
 
 
 def record(run_dir: Path) -> None:

@@ -36,7 +36,7 @@ class CheckpointClock:
 
     every: int = 0
     minutes: float = TIME_DEFAULT_MINUTES
-    last: float = field(default_factory=time.monotonic)
+    last: float = field(default_factory=lambda: time.monotonic())
 
     def due(self, before: int, after: int) -> bool:
         """Whether a checkpoint falls in (before, after] (steps done in the phase)."""

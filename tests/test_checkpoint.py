@@ -311,8 +311,32 @@ def test_ctrl_c_during_a_write_lets_the_checkpoint_finish_first(tmp_path: Path, 
         return real(file, state)
 
     monkeypatch.setattr(ckpt, "write_state", interrupted_write)
-    state = make_state()
-    with pytest.raises(KeyboardInterrupt):
-        ckpt.save(tmp_path, state, Counters(next_phase=1), keep=2)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own Ctrl-C handler (a test worker may have SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        state = make_state()
+        with pytest.raises(KeyboardInterrupt):
+            ckpt.save(tmp_path, state, Counters(next_phase=1), keep=2)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_process_that_ignores_ctrl_c_still_ignores_it_during_a_write(tmp_path: Path, monkeypatch):
+    real = ckpt.write_state
+
+    def interrupted_write(file, state):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(file, state)
+
+    monkeypatch.setattr(ckpt, "write_state", interrupted_write)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        state = make_state()
+        path = ckpt.save(tmp_path, state, Counters(next_phase=1), keep=2)  # no KeyboardInterrupt
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert_same(state, ckpt.restore_latest(tmp_path, template(), say=pytest.fail)[0])
+    assert path.name == "phase-001"
     assert_same(state, ckpt.restore_latest(tmp_path, template(), say=pytest.fail)[0])

@@ -24,9 +24,16 @@ from coopo.resume_point import CheckpointClock
 from coopo.runner import resume, train
 
 # 4 phases of 200 steps; 50 updates per jitted call and 50 env steps per collection, so a
-# checkpoint every 50 steps falls between calls.
+# checkpoint every 50 steps falls between calls. An evaluation at online step 100 writes a
+# metrics record inside the online phase, after the first checkpoint there: a crash at the next
+# checkpoint leaves that record past the checkpoint, for the resume to drop and write again.
 SMOKE = dataclasses.replace(
-    PRESETS["smoke"], progress=False, scan_length=50, checkpoint_every=50, keep_checkpoints=3
+    PRESETS["smoke"],
+    progress=False,
+    scan_length=50,
+    checkpoint_every=50,
+    keep_checkpoints=3,
+    eval_interval=100,
 )
 
 
@@ -108,7 +115,7 @@ def test_kill_9_inside_the_online_phase_resumes_byte_identical(unbroken, tmp_pat
     argv = [
         "train", "--preset", "smoke", "--dataset", str(unbroken["dataset"]), "--run-dir",
         str(run), "--no-progress", "--scan-length", "50", "--checkpoint-every", "50",
-        "--keep-checkpoints", "3",
+        "--keep-checkpoints", "3", "--eval-interval", "100",
     ]  # fmt: skip
     code = "import sys; from coopo.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen(

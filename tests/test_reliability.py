@@ -175,6 +175,9 @@ def test_ctrl_c_during_training_leaves_the_last_checkpoint_intact_and_says_so(ru
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # Ctrl-C acts as in a terminal even when this test runs where SIGINT is ignored (an
+        # ignored signal stays ignored across exec, and Python then leaves it ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 300
     while not (run / "checkpoints" / "phase-001").is_dir():

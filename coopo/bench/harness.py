@@ -5,7 +5,7 @@ Layout of a results directory::
     RESULTS/
       suite.json                        the suite as run (budgets, methods, seeds)
       provenance.json                   one record per `coopo bench` invocation: package
-                                        versions, CPU/GPU model, git commit (bench.provenance)
+                                        versions, CPU/GPU model, git commit (coopo.provenance)
       datasets/<recipe>-n<size>.npz     datasets built once from coopo recipes
       runs/<dataset>/<method>/seeds-0_1_2/
         bench.json                      the run's spec (suite, dataset, method, seeds)
@@ -155,7 +155,6 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         record["config"],
     )
     console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
-    append_provenance(path / "provenance.json")
     started = time.perf_counter()
     try:
         resumed = False
@@ -218,12 +217,21 @@ def add_wall_time(path: Path, seconds: float) -> None:
 
 
 def append_provenance(file: Path) -> dict[str, Any]:
-    """Add this process's :func:`~coopo.bench.provenance.provenance` record to the JSON list in
-    ``file`` (created if absent) and return it."""
-    from coopo.bench.provenance import provenance
+    """Add this invocation's record (:func:`coopo.provenance.collect` with the report's
+    packages, the time and JAX's backend) to the JSON list in ``file`` (created if absent) and
+    return it."""
+    from datetime import UTC, datetime
+
+    import jax
+
+    from coopo import provenance
 
     records = json.loads(file.read_text()) if file.is_file() else []
-    record = provenance()
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "jax_backend": jax.default_backend(),
+        **provenance.collect(provenance.PACKAGES + provenance.REPORT_PACKAGES),
+    }
     file.write_text(json.dumps([*records, record], indent=1) + "\n")
     return record
 

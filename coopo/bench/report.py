@@ -702,20 +702,19 @@ def provenance_line(root: Path) -> str:
         return ""
     commits = sorted(
         {
-            (r.get("git") or {}).get("commit", "")[:10]
-            + ("+changes" if (r.get("git") or {}).get("dirty") else "")
+            r["git_commit"][:10] + ("+changes" if r["git_commit"].endswith("+dirty") else "")
             for r in records
-            if (r.get("git") or {}).get("commit")
+            if r.get("git_commit")
         }
     )
-    machines = sorted(
-        {
-            f"{r.get('cpu')} x{r.get('cpu_count')}"
-            + (f" + {', '.join(r['accelerators'])}" if r.get("accelerators") else "")
-            for r in records
-        }
-    )
-    pk = records[-1].get("packages", {})
+
+    def machine(r: dict[str, Any]) -> str:
+        host = r.get("host") or {}
+        cpu, gpus = host.get("cpu") or {}, host.get("gpu") or []
+        return f"{cpu.get('model')} x{cpu.get('cores')}" + (f" + {', '.join(gpus)}" if gpus else "")
+
+    machines = sorted({machine(r) for r in records})
+    pk = records[-1].get("versions", {})
     versions = ", ".join(
         f"{k} {pk[k]}"
         for k in ("coopo", "jax", "flax", "optax", "gymnasium", "mujoco")

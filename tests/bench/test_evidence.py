@@ -118,11 +118,9 @@ def test_report_renders_the_new_statistics_from_run_directories(tmp_path: Path):
         json.dumps(
             [
                 {
-                    "git": {"commit": "abcdef0123456789", "dirty": False},
-                    "cpu": "Test CPU",
-                    "cpu_count": 2,
-                    "accelerators": [],
-                    "packages": {"coopo": "0.1.0", "jax": "9.9"},
+                    "git_commit": "abcdef0123456789",
+                    "host": {"cpu": {"model": "Test CPU", "cores": 2}, "gpu": []},
+                    "versions": {"coopo": "0.1.0", "jax": "9.9"},
                 }
             ]
         )

@@ -20,7 +20,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -159,27 +158,6 @@ def run_child(way: str, op: str, seeds: int, directory: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def versions() -> dict[str, str]:
-    from coopo.resume_check import package_versions
-
-    v = package_versions()
-    from importlib import metadata
-
-    for extra in ("orbax-checkpoint", "msgpack"):
-        try:
-            v[extra] = metadata.version(extra)
-        except metadata.PackageNotFoundError:
-            pass
-    return v
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 10])
@@ -191,8 +169,6 @@ def main() -> None:
         way, op, seeds, directory = args.child
         print(json.dumps(child(way, op, int(seeds), Path(directory))))
         return
-
-    import jax
 
     scratch = Path(tempfile.mkdtemp(prefix="coopo-ckpt-cost-", dir=Path(__file__).parent))
     rows = []
@@ -228,39 +204,18 @@ def main() -> None:
         )
     if args.no_write:
         return
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-    ).stdout.strip()
-    dirty = bool(
-        subprocess.run(
-            ["git", "status", "--porcelain", "coopo"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-        ).stdout.strip()
-    )
-    d = jax.devices()[0]
-    device = (
-        f"cpu-{os.cpu_count()}core"
-        if d.platform == "cpu"
-        else d.device_kind.lower().replace(" ", "-")
-    )
+    from coopo import provenance
+
+    device = provenance.device_tag()
     record = {
         "benchmark": "checkpoint_cost",
-        "command": "python benchmarks/checkpoint_cost.py",
+        "command": "python benchmarks/checkpoint_cost.py " + " ".join(sys.argv[1:]),
         "replay_rows_per_seed": ROWS,
         "ways": {w: desc for w, desc in zip(("previous", "current", "orbax"), WAYS, strict=True)},
         "rows": rows,
-        "host": {
-            "cpu_model": cpu_model(),
-            "cpu_count": os.cpu_count(),
-            "jax_backend": d.platform,
-            "device": device,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "versions": versions(),
-        "git_commit": commit + (" (coopo/ modified)" if dirty else ""),
+        "device": device,
+        "load_average_at_write": list(os.getloadavg()),
+        "provenance": provenance.collect(provenance.PACKAGES + ("orbax-checkpoint", "msgpack")),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     RESULTS.mkdir(exist_ok=True)

@@ -2,7 +2,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
+
+# XLA compilation is most of a small test run's time, and many tests (in both xdist workers
+# and the `coopo` subprocesses some tests start) compile the same programs: share them through
+# JAX's persistent compilation cache. Keys hold the jax version, the program and the compile
+# options, so a hit is the very executable a fresh compile would give. Set before JAX is
+# imported (below, through coopo); an existing JAX_COMPILATION_CACHE_DIR is respected.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".jax-cache")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import numpy as np
 import pytest

@@ -586,6 +586,16 @@ SUITES: dict[str, Suite] = {
                 "SAC's actor keeps lambda * KL to the handed-over actor for the whole phase (lambda 1)",
             ),
             coopo_variant(
+                "anchor-kl-0.3",
+                {"sac": {"anchor_kl_coef": 0.3}},
+                "As anchor-kl-const with lambda 0.3",
+            ),
+            coopo_variant(
+                "anchor-kl-0.1",
+                {"sac": {"anchor_kl_coef": 0.1}},
+                "As anchor-kl-const with lambda 0.1",
+            ),
+            coopo_variant(
                 "plain-q",
                 {"sac": {"backup_entropy": False}},
                 "SAC learns the plain Q of the offline phase (no entropy in the TD target)",

@@ -10,24 +10,9 @@ import pytest
 from coopo import distributions as D
 from coopo import phases
 from coopo.algorithms import PolicyHandoff
-from coopo.networks import NetworkConfig
 from coopo.online import rlpd, sac
-from coopo.types import EnvSpec, Transition
 
-SPEC = EnvSpec(obs_dim=5, act_dim=2)
-NET = NetworkConfig(hidden_dims=(32, 32))
-
-
-def batch(n: int = 64, seed: int = 0) -> Transition:
-    rng = np.random.default_rng(seed)
-    return phases.to_device(
-        rng.normal(size=(n, SPEC.obs_dim)),
-        rng.uniform(-1, 1, (n, SPEC.act_dim)),
-        rng.normal(size=n),
-        rng.normal(size=(n, SPEC.obs_dim)),
-        rng.random(n) < 0.1,
-        rng.random(n) < 0.1,
-    )
+from ..test_algorithms import NET, SPEC, batch
 
 
 def fresh(**changes) -> sac.State:

@@ -52,6 +52,7 @@ def _reset_peak() -> None:
 def build_state(seeds: int, fill: bool) -> Any:
     import jax
     import jax.numpy as jnp
+    import numpy as np
 
     from coopo.buffers import replay_init
     from coopo.networks import NetworkConfig
@@ -62,15 +63,18 @@ def build_state(seeds: int, fill: bool) -> Any:
 
     spec, net = EnvSpec(obs_dim=11, act_dim=3), NetworkConfig(hidden_dims=(256, 256))
     keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(seeds))
-    # One jitted call each: compiled once and reused by every child (persistent cache).
-    offline = jax.jit(jax.vmap(lambda k: awac_kl.init(k, spec, net, awac_kl.Config())))(keys)
-    online = jax.jit(jax.vmap(lambda k: sac.init(k, spec, net, sac.Config())))(keys)
+    # vmapped like the runner's init (not jitted: a jitted, vmapped init of 4 or more seeds
+    # of 256-256 networks stalled in XLA's CPU runtime with jax 0.10.2 on this machine)
+    offline = jax.vmap(lambda k: awac_kl.init(k, spec, net, awac_kl.Config()))(keys)
+    online = jax.vmap(lambda k: sac.init(k, spec, net, sac.Config()))(keys)
     buffer = replay_init(spec.obs_dim, spec.act_dim, ROWS, batch_shape=(seeds,))
-    if fill:  # random contents, written in place field by field (no second buffer)
+    if fill:  # random contents, field by field (numpy: jax.random.normal of a 10-seed field,
+        # 110M values, stalled in XLA's CPU runtime here)
+        rng = np.random.default_rng(0)
         data = buffer.data
         for name in ("observations", "next_observations", "actions", "rewards"):
             x = getattr(data, name)
-            data = data.replace(**{name: jax.random.normal(keys[0], x.shape, x.dtype)})
+            data = data.replace(**{name: jnp.asarray(rng.standard_normal(x.shape, x.dtype))})
             del x
         buffer = buffer.replace(data=data, size=jnp.full_like(buffer.size, ROWS))
     return RunState(offline=offline, online=online, buffer=buffer, key=keys)

@@ -12,6 +12,7 @@ Nothing here starts JAX's backends (no accelerator memory is taken just to descr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -102,23 +103,43 @@ def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
     }
 
 
-def gpu_info() -> list[str]:
-    """Models of the NVIDIA GPUs this process may use (nvidia-smi, honouring
-    CUDA_VISIBLE_DEVICES). JAX is not asked: initialising its GPU backend just to name the
-    card would preallocate most of its memory in this process."""
+@dataclasses.dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    memory_mib: int
+
+
+def detect_gpus() -> list[Gpu]:
+    """NVIDIA GPUs this process may use (nvidia-smi, honouring CUDA_VISIBLE_DEVICES). JAX is
+    not asked: initialising its GPU backend just to describe the card would preallocate most
+    of its memory in this process (and take it from ``coopo bench``'s workers)."""
     try:
         smi = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index,name", "--format=csv,noheader"],
+            ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
             capture_output=True,
             text=True,
-            timeout=10,
+            timeout=20,
         )
     except (OSError, subprocess.SubprocessError):
         return []
-    rows = [line.split(",", 1) for line in smi.stdout.splitlines() if "," in line]
+    if smi.returncode != 0:
+        return []
+    gpus = []
+    for line in smi.stdout.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit():
+            gpus.append(Gpu(int(parts[0]), parts[1], int(parts[2])))
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    keep = None if visible is None else {v.strip() for v in visible.split(",")}
-    return [name.strip() for index, name in rows if keep is None or index.strip() in keep]
+    if visible is not None:
+        keep = [v.strip() for v in visible.split(",") if v.strip()]
+        gpus = [g for g in gpus if str(g.index) in keep]
+    return gpus
+
+
+def gpu_info() -> list[str]:
+    """Models of the NVIDIA GPUs this process may use."""
+    return [g.name for g in detect_gpus()]
 
 
 def collect(packages: tuple[str, ...] = PACKAGES) -> dict[str, Any]:

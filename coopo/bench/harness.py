@@ -44,6 +44,7 @@ from typing import Any
 
 from rich.console import Console
 
+from coopo import provenance
 from coopo.bench.suites import SUITES, RunSpec, Suite, expand
 from coopo.config import TrainConfig, config_to_dict
 
@@ -195,8 +196,6 @@ def add_wall_time(path: Path, seconds: float) -> None:
 
     import jax
 
-    from coopo import provenance
-
     f = path / "wall_time.json"
     old: dict[str, Any] = (
         json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
@@ -223,8 +222,6 @@ def append_provenance(file: Path) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     import jax
-
-    from coopo import provenance
 
     records = json.loads(file.read_text()) if file.is_file() else []
     record = {
@@ -263,37 +260,8 @@ Outcome = tuple[RunSpec, bool, str, float]  # spec, ok, message, seconds
 GPU_MEMORY_PER_RUN_MIB = 2048
 
 
-@dataclasses.dataclass(frozen=True)
-class Gpu:
-    index: int
-    name: str
-    memory_mib: int
-
-
-def detect_gpus() -> list[Gpu]:
-    """NVIDIA GPUs this process may use (nvidia-smi, honouring CUDA_VISIBLE_DEVICES); the
-    driver never initialises JAX's GPU backend, which would take memory from the workers."""
-    try:
-        smi = subprocess.run(
-            ["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    if smi.returncode != 0:
-        return []
-    gpus = []
-    for line in smi.stdout.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) == 3 and parts[0].isdigit() and parts[2].isdigit():
-            gpus.append(Gpu(int(parts[0]), parts[1], int(parts[2])))
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        keep = [v.strip() for v in visible.split(",") if v.strip()]
-        gpus = [g for g in gpus if str(g.index) in keep]
-    return gpus
+Gpu = provenance.Gpu
+detect_gpus = provenance.detect_gpus
 
 
 def plan_workers(requested: int, cpus: int, gpus: list[Gpu]) -> int:

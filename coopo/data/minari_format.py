@@ -130,16 +130,7 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
         )
     except (ValueError, TypeError, AttributeError) as e:
         raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
-    return make_dataset(
-        src,
-        metadata,
-        observations=np.concatenate(parts["o"]),
-        actions=np.concatenate(parts["a"]),
-        rewards=np.concatenate(parts["r"]),
-        next_observations=np.concatenate(parts["no"]),
-        terminated=np.concatenate(parts["te"]),
-        truncated=np.concatenate(parts["tr"]),
-    )
+    return _concatenated(src, metadata, parts)
 
 
 def _read_episode(src: str, f: h5py.File, name: str) -> dict[str, np.ndarray]:
@@ -268,16 +259,7 @@ def _assemble(src: str, meta: dict[str, Any], d: Path, episodes: Iterable[Episod
         action_high=tuple(act_space["high"]) if "high" in act_space else None,
         extra=extra,
     )
-    return make_dataset(
-        src,
-        metadata,
-        observations=np.concatenate(parts["o"]),
-        actions=np.concatenate(parts["a"]),
-        rewards=np.concatenate(parts["r"]),
-        next_observations=np.concatenate(parts["no"]),
-        terminated=np.concatenate(parts["te"]),
-        truncated=np.concatenate(parts["tr"]),
-    )
+    return _concatenated(src, metadata, parts)
 
 
 def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | None = None) -> Path:
@@ -377,3 +359,19 @@ def _fill_env_spec(meta: dict[str, Any], env_id: str, env_kwargs: dict[str, Any]
         meta["env_spec"] = spec.to_json()
     except Exception:  # unregistered id: keep the minimal spec written above
         pass
+
+
+def _concatenated(
+    src: str, metadata: DatasetMetadata, parts: dict[str, list[np.ndarray]]
+) -> Dataset:
+    """The episodes' fields, read one list per field, as one validated dataset."""
+    return make_dataset(
+        src,
+        metadata,
+        observations=np.concatenate(parts["o"]),
+        actions=np.concatenate(parts["a"]),
+        rewards=np.concatenate(parts["r"]),
+        next_observations=np.concatenate(parts["no"]),
+        terminated=np.concatenate(parts["te"]),
+        truncated=np.concatenate(parts["tr"]),
+    )

@@ -1,8 +1,13 @@
 """Throughput benchmark: coopo's offline and online phases, multi-seed scaling, the matmul
-roofline, peak memory, and (with the ``bench`` extra installed) d3rlpy side by side.
+roofline, peak memory, and d3rlpy side by side.
 
     python benchmarks/throughput.py                # full table, writes benchmarks/results/throughput-<device>.json
     python benchmarks/throughput.py --quick        # fewer repetitions (smoke)
+
+The d3rlpy rows run ``benchmarks/d3rlpy_rows.py`` in a separate environment
+(``--d3rlpy-python``, default ``.venv-bench/bin/python``; d3rlpy pins gymnasium 1.0):
+
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install -r benchmarks/requirements-d3rlpy.txt
 
 Every row is measured in this one invocation, so ratios compare like with like on a shared
 machine. Architecture everywhere: 256-256 ReLU MLPs, twin critics, batch 256, Adam 3e-4.
@@ -12,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -100,8 +106,10 @@ def matmul_flops_per_second(n: int, repeats: int) -> float:
     return 2 * n**3 / timed(lambda: f(a, b), repeats)
 
 
-def online_env_steps_per_second(steps: int) -> float:
-    """SAC at UTD 1 on Hopper-v5: env stepping, collection, buffer writes and updates."""
+def online_env_steps_per_second(steps: int, seeds: int = 1, vector_env: str | None = None) -> float:
+    """SAC at UTD 1 on Hopper-v5 with ``seeds`` seeds: env stepping, collection, buffer writes
+    and updates. Env steps of all seeds per second. ``vector_env`` None runs the coopo this
+    process imports with its own default (how the "before" rows run an older commit)."""
     import dataclasses
 
     from coopo.checkpoint import Counters
@@ -109,6 +117,7 @@ def online_env_steps_per_second(steps: int) -> float:
     from coopo.runner import Trainer
     from coopo.schedule import Phase
 
+    extra = {} if vector_env is None else {"vector_env": vector_env}
     cfg = TrainConfig(
         env_id="Hopper-v5",
         dataset="build:random",
@@ -116,6 +125,8 @@ def online_env_steps_per_second(steps: int) -> float:
         progress=False,
         eval_episodes=1,
         replay_capacity=100_000,
+        seeds=tuple(range(seeds)),
+        **extra,
     )
     trainer = Trainer(dataclasses.replace(cfg), Path("/tmp/coopo-bench-unused"))
     try:
@@ -123,9 +134,72 @@ def online_env_steps_per_second(steps: int) -> float:
         state = trainer.online_phase(state, Phase("online", 1_000, 0), Counters(), 0)  # compile
         t = time.perf_counter()
         trainer.online_phase(state, Phase("online", steps, 0), Counters(), 1)
-        return steps / (time.perf_counter() - t)
+        return seeds * steps / (time.perf_counter() - t)
     finally:
         trainer.close()
+
+
+# Env loops before they were gymnasium.vector envs: each seed's env stepped in a Python loop.
+BEFORE_VECTOR_ENVS = "dcb4669"
+
+
+def online_rows(steps: int, seed_counts: tuple[int, ...], before: str) -> list[dict[str, Any]]:
+    """Online SAC env steps/s at each seed count: envs stepped one by one (commit ``before``,
+    run from a git worktree), the sync vector env and the async one. Each in a fresh process,
+    one after another, so the rows compare like with like."""
+    import tempfile
+
+    rows: list[dict[str, Any]] = []
+    tree = None
+    if before:
+        tree = Path(tempfile.mkdtemp(prefix="coopo-before-")) / "tree"
+        try:
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(tree), before],
+                check=True, capture_output=True, cwd=Path(__file__).parent,
+            )  # fmt: skip
+        except (subprocess.CalledProcessError, FileNotFoundError) as e:
+            print(f"no 'before' rows: cannot check out {before}: {e}", file=sys.stderr)
+            tree = None
+    try:
+        for seeds in seed_counts:
+            modes = (["before"] if tree else []) + ["sync", "async"]
+            sps = {}
+            for mode in modes:
+                env = dict(os.environ)
+                if mode == "before":
+                    env["PYTHONPATH"] = str(tree)
+                args = [sys.executable, __file__, "--online-child", str(steps), str(seeds), mode]
+                out = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
+                sps[mode] = json.loads(out.stdout.strip().splitlines()[-1])["sps"]
+                label = {
+                    "before": f"envs stepped one by one ({before})",
+                    "sync": "sync vector env",
+                    "async": "async vector env",
+                }[mode]
+                rows.append(
+                    {
+                        "row": f"online sac env steps/s, Hopper-v5, UTD 1, {seeds} seed(s), {label}",
+                        "value": sps[mode],
+                        "unit": "steps/s (all seeds)",
+                    }
+                )
+            if "before" in sps:
+                for mode in ("sync", "async"):
+                    rows.append(
+                        {
+                            "row": f"ratio {mode} vector env / one by one, {seeds} seed(s)",
+                            "value": sps[mode] / sps["before"],
+                            "unit": "x",
+                        }
+                    )
+    finally:
+        if tree is not None:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)],
+                capture_output=True, cwd=Path(__file__).parent,
+            )  # fmt: skip
+    return rows
 
 
 # ----------------------------------------------------------------------------- memory
@@ -199,94 +273,23 @@ def peak_memory(dataset_rows: int, buffer_rows: int) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- d3rlpy
-def timed_fit(algo: Any, ds: Any, updates: int, warm: int = 200) -> float:
-    """d3rlpy updates/s of ``algo.fit`` on ``ds`` (after ``warm`` untimed updates)."""
-    import d3rlpy
-
-    def fit(n: int) -> None:
-        algo.fit(
-            ds,
-            n_steps=n,
-            n_steps_per_epoch=n,
-            show_progress=False,
-            save_interval=10**9,
-            logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
+def d3rlpy_rows(python: str, updates: int, online_steps: int) -> dict[str, Any]:
+    """d3rlpy's rows, from ``benchmarks/d3rlpy_rows.py`` run by ``python`` (an environment with
+    d3rlpy and torch); {} with a note when there is none."""
+    if not python or not Path(python).exists():
+        print(
+            f"no d3rlpy rows: no interpreter at {python!r} "
+            "(python3 -m venv .venv-bench && .venv-bench/bin/pip install -r "
+            "benchmarks/requirements-d3rlpy.txt)",
+            file=sys.stderr,
         )
-
-    fit(warm)
-    t = time.perf_counter()
-    fit(updates)
-    return updates / (time.perf_counter() - t)
-
-
-def d3rlpy_rows(updates: int, online_steps: int) -> dict[str, float]:
-    try:
-        import d3rlpy
-        import torch
-    except ImportError:
         return {}
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    rng = np.random.default_rng(0)
-    n = 100_000
-    ds = d3rlpy.dataset.MDPDataset(
-        observations=rng.normal(size=(n, 11)).astype(np.float32),
-        actions=rng.uniform(-1, 1, (n, 3)).astype(np.float32),
-        rewards=rng.normal(size=n).astype(np.float32),
-        terminals=(rng.random(n) < 0.01).astype(np.float32),
-    )
-    enc = d3rlpy.models.VectorEncoderFactory(hidden_units=[256, 256])
-    out: dict[str, float] = {}
-    awac = d3rlpy.algos.AWACConfig(
-        batch_size=BATCH,
-        actor_encoder_factory=enc,
-        critic_encoder_factory=enc,
-        n_critics=2,
-        actor_learning_rate=3e-4,
-        critic_learning_rate=3e-4,
-        lam=1.0,
-    ).create(device="cpu")
-    awac.build_with_dataset(ds)
-    out["offline_awac"] = timed_fit(awac, ds, updates)
-    iql = d3rlpy.algos.IQLConfig(
-        batch_size=BATCH,
-        actor_encoder_factory=enc,
-        critic_encoder_factory=enc,
-        value_encoder_factory=enc,
-        n_critics=2,
-        actor_learning_rate=3e-4,
-        critic_learning_rate=3e-4,
-        expectile=0.7,
-        weight_temp=3.0,
-    ).create(device="cpu")
-    iql.build_with_dataset(ds)
-    out["offline_iql"] = timed_fit(iql, ds, updates)
-    import gymnasium as gym
-
-    sac = d3rlpy.algos.SACConfig(
-        batch_size=BATCH,
-        actor_encoder_factory=enc,
-        critic_encoder_factory=enc,
-        n_critics=2,
-        actor_learning_rate=3e-4,
-        critic_learning_rate=3e-4,
-        temp_learning_rate=3e-4,
-    ).create(device="cpu")
-    env = gym.make("Hopper-v5")
-    buffer = d3rlpy.dataset.create_fifo_replay_buffer(limit=100_000, env=env)
-    t = time.perf_counter()
-    sac.fit_online(
-        env,
-        buffer,
-        n_steps=online_steps,
-        n_steps_per_epoch=online_steps,
-        update_interval=1,
-        update_start_step=BATCH,
-        show_progress=False,
-        save_interval=10**9,
-        logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
-    )
-    out["online_sac"] = online_steps / (time.perf_counter() - t)
-    return out
+    script = Path(__file__).parent / "d3rlpy_rows.py"
+    out = subprocess.run(
+        [python, str(script), str(updates), str(online_steps)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------- main
@@ -297,12 +300,28 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="fewer updates and repeats")
     p.add_argument("--memory-child", nargs=2, type=int, help=argparse.SUPPRESS)
     p.add_argument("--no-d3rlpy", action="store_true", help="skip the d3rlpy rows")
+    p.add_argument(
+        "--d3rlpy-python",
+        default=str(Path(__file__).parent.parent / ".venv-bench" / "bin" / "python"),
+        help="interpreter of an environment with d3rlpy and torch (benchmarks/requirements-d3rlpy.txt)",
+    )
+    p.add_argument(
+        "--before",
+        default=BEFORE_VECTOR_ENVS,
+        help="commit whose env loops the online rows compare against ('' to skip)",
+    )
+    p.add_argument("--online-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.memory_child:
         memory_child(*args.memory_child)
         return
+    if args.online_child:
+        steps, seeds, mode = args.online_child
+        vector = None if mode == "before" else mode
+        print(json.dumps({"sps": online_env_steps_per_second(int(steps), int(seeds), vector)}))
+        return
     k, reps = (200, 1) if args.quick else (1000, 3)
-    online_steps = 1000 if args.quick else 5000
+    online_steps = 500 if args.quick else 2000
     rows: list[dict[str, Any]] = []
 
     peak = matmul_flops_per_second(1024, reps)
@@ -340,14 +359,7 @@ def main() -> None:
     rows.append(
         {"row": "sac updates/s (update only, 1 seed)", "value": sac_ups, "unit": "updates/s"}
     )
-    env_sps = online_env_steps_per_second(online_steps)
-    rows.append(
-        {
-            "row": "online sac env steps/s, Hopper-v5, UTD 1 (collection included)",
-            "value": env_sps,
-            "unit": "steps/s",
-        }
-    )
+    rows.extend(online_rows(online_steps, (1, 4, 10), args.before))
 
     def add(row: str, value: float, unit: str) -> None:
         rows.append({"row": row, "value": value, "unit": unit})
@@ -356,11 +368,15 @@ def main() -> None:
         return float(next(r["value"] for r in rows if r["row"] == row))
 
     # D4RL-scale projection: 1M offline updates + 1M online steps (UTD 1) for 10 seeds, from
-    # the 10-seed vmapped offline rate and the online rate (envs step one seed at a time).
+    # the 10-seed vmapped offline rate and the faster 10-seed online rate (all seeds' steps/s).
     ten = value("offline awac_kl seed-updates/s (10 seeds, vmapped)")
+    online_ten = max(
+        value(f"online sac env steps/s, Hopper-v5, UTD 1, 10 seed(s), {m} vector env")
+        for m in ("sync", "async")
+    )
     add(
         "projected D4RL-scale run (1M offline + 1M online, 10 seeds)",
-        (10e6 / ten + 10e6 / env_sps) / 3600,
+        (10e6 / ten + 10e6 / online_ten) / 3600,
         "hours",
     )
     mem = peak_memory(200_000 if args.quick else 2_000_000, 100_000 if args.quick else 1_000_000)
@@ -374,8 +390,9 @@ def main() -> None:
         mem["peak_rss_mb"],
         "MiB",
     )
+    d3: dict[str, Any] = {}
     if not args.no_d3rlpy:
-        d3 = d3rlpy_rows(k, online_steps)
+        d3 = d3rlpy_rows(args.d3rlpy_python, k, online_steps)
         if d3:
             add("d3rlpy AWAC updates/s (same architecture)", d3["offline_awac"], "updates/s")
             add(
@@ -390,6 +407,7 @@ def main() -> None:
                 "x",
             )
             add("d3rlpy SAC online env steps/s, Hopper-v5, UTD 1", d3["online_sac"], "steps/s")
+            env_sps = value("online sac env steps/s, Hopper-v5, UTD 1, 1 seed(s), sync vector env")
             add("ratio coopo/d3rlpy online SAC", env_sps / d3["online_sac"], "x")
 
     width = max(len(r["row"]) for r in rows)
@@ -405,6 +423,7 @@ def main() -> None:
         "jax": jax.__version__,
         "date": time.strftime("%Y-%m-%d"),
         "memory": mem,
+        "d3rlpy_environment": d3.get("versions"),
         # Versions, commit, CPU model and vector flags, GPU: hosts of the same size differ.
         "provenance": provenance.collect(),
     }

@@ -170,6 +170,7 @@ def _data_recipe(recipe: str, argv: list[str]) -> int:
         expert_policy: str | None = None,
         root: Path | None = None,
         export_d4rl: Path | None = None,
+        vector_env: Literal["sync", "async"] = "sync",
     ) -> None:
         """Build a D4RL-style recipe TASK-QUALITY (tasks: hopper, halfcheetah, walker2d, ant;
         qualities: random, medium, medium-replay, expert, medium-expert) as the Minari dataset
@@ -181,12 +182,13 @@ def _data_recipe(recipe: str, argv: list[str]) -> int:
             expert_policy: Expert policy .npz (needed by expert and medium-expert; also measures ref_max_score).
             root: Data root (default: $MINARI_DATASETS_PATH, else coopo's cache directory).
             export_d4rl: Also write the dataset as a D4RL .hdf5 file here (for d3rlpy, CORL).
+            vector_env: sync (one process) or async (one process per env); the same data either way.
         """
         from coopo.data import write_d4rl, write_minari
         from coopo.recipes import build_recipe, data_root, dataset_id, parse_recipe
 
         task, quality = parse_recipe(recipe)
-        ds = build_recipe(task, quality, size, seed, expert_policy)
+        ds = build_recipe(task, quality, size, seed, expert_policy, vector_env=vector_env)
         dest = write_minari(ds, dataset_id(task, quality), root or data_root())
         console.print(f"wrote {ds.size} transitions to {dest}")
         if export_d4rl:
@@ -209,6 +211,8 @@ def _data_build(argv: list[str]) -> int:
         out: str = "",
         format: Literal["minari", "d4rl", "npz"] = "minari",
         root: Path | None = None,
+        num_envs: int = 8,
+        vector_env: Literal["sync", "async"] = "sync",
     ) -> None:
         """Roll out a behaviour policy in a Gymnasium env and write a D4RL-style dataset.
 
@@ -221,11 +225,16 @@ def _data_build(argv: list[str]) -> int:
             out: Minari id (format minari, default coopo/<task>/<behaviour>-v0) or a file path.
             format: minari (directory under the data root), d4rl (.hdf5) or npz.
             root: Minari data root (default: $MINARI_DATASETS_PATH, else ~/.minari/datasets).
+            num_envs: Envs stepped in lockstep (part of what the data is: recorded, and the same value gives the same data).
+            vector_env: sync (one process) or async (one process per env); the same data either way.
         """
         from coopo.data import build_dataset, write_d4rl, write_minari, write_npz
         from coopo.evaluation import task_name
 
-        ds = build_dataset(env_id, behaviour, size, noise if behaviour != "random" else 0.0, seed)
+        noise = noise if behaviour != "random" else 0.0
+        ds = build_dataset(
+            env_id, behaviour, size, noise, seed, num_envs=num_envs, vector_env=vector_env
+        )
         if format == "minari":
             name = "random" if behaviour == "random" else Path(behaviour).stem
             dest = write_minari(ds, out or f"coopo/{task_name(env_id)}/{name}-v0", root)

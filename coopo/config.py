@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from coopo import extras
 from coopo.algorithms import Learner, config_errors
+from coopo.envs import VECTOR_MODES, VectorMode
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ONLINE_OPTIMIZERS
@@ -102,6 +103,8 @@ class RunConfig:
     """Offline gradient updates per jitted lax.scan call."""
     seeds: tuple[int, ...] = (0,)
     """Seeds trained together in one process (vmapped updates, one env per seed)."""
+    vector_env: VectorMode = "sync"
+    """How the seeds' training envs step: sync (one after another in this process) or async (one process per env; pays off with cores to spare, e.g. many seeds on a GPU machine). Same transitions either way."""
     run_dir: str = ""
     """Run directory (default: runs/<time>-<method>-<env>)."""
     keep_checkpoints: int = 2
@@ -195,6 +198,11 @@ def validate_config(cfg: TrainConfig) -> None:
     )
     need(cfg.random_steps >= 0, "random_steps", "must be >= 0")
     need(cfg.reward_scale > 0, "reward_scale", f"must be > 0, got {cfg.reward_scale}")
+    need(
+        cfg.vector_env in VECTOR_MODES,
+        "vector_env",
+        f"must be one of {', '.join(VECTOR_MODES)}, got {cfg.vector_env!r}",
+    )
     need(cfg.eval_episodes >= 1, "eval_episodes", f"must be >= 1, got {cfg.eval_episodes}")
     need(
         cfg.eval_interval >= 0 and cfg.eval_interval % cfg.update_every == 0,

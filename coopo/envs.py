@@ -1,12 +1,37 @@
-"""Gymnasium env construction and the action rescaling at the env boundary."""
+"""Gymnasium env construction (single and vector envs) and the action rescaling at the env
+boundary.
+
+Every loop that steps several envs (the training env of each seed, evaluation episodes,
+dataset building) steps one :mod:`gymnasium.vector` env. Its autoreset is disabled: coopo
+resets each sub-env itself, with a seed of its own, when its episode ends
+(:func:`reset_where`). That is what keeps runs reproducible and resumable exactly: episode k of
+env i always starts from the same seed, whichever other envs ended when.
+
+Two vector modes (``--vector-env``):
+
+- ``sync`` (default): the envs step one after another in this process
+  (:class:`gymnasium.vector.SyncVectorEnv`);
+- ``async``: each env steps in its own process (:class:`gymnasium.vector.AsyncVectorEnv`,
+  started with ``spawn``, so no JAX state is forked). It pays off when there are cores to spare
+  for the envs and a step costs more than the round trip to a process (about 0.1 ms); on a
+  2-core machine that also runs the updates it does not (``benchmarks/throughput.py``).
+  Both modes produce the same transitions, bit for bit.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+
+VectorMode = Literal["sync", "async"]
+Vector = SyncVectorEnv | AsyncVectorEnv
+"""What :func:`make_vector_env` returns (both take a list of per-env reset seeds)."""
+VECTOR_MODES: tuple[str, ...] = ("sync", "async")
 
 
 class EnvError(ValueError):
@@ -32,6 +57,36 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     return env
 
 
+def make_vector_env(
+    env_id: str, env_kwargs: dict[str, Any] | None, num_envs: int, mode: str = "sync"
+) -> Vector:
+    """``num_envs`` copies of ``env_id`` as one vector env with autoreset disabled (reset the
+    sub-envs whose episode ended with :func:`reset_where` before stepping them again)."""
+    if mode not in VECTOR_MODES:
+        raise ValueError(f"vector env mode must be one of {', '.join(VECTOR_MODES)}, got {mode!r}")
+    if num_envs < 1:
+        raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+    fns = [partial(make_env, env_id, env_kwargs)] * num_envs
+    if mode == "sync":
+        return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.DISABLED)
+    make_env(env_id, env_kwargs).close()  # the same clear error here as in sync mode
+    return AsyncVectorEnv(fns, context="spawn", autoreset_mode=AutoresetMode.DISABLED)
+
+
+def reset_where(venv: Vector, mask: np.ndarray, seeds: Any) -> np.ndarray:
+    """Reset the sub-envs where ``mask`` is true, sub-env i with ``seeds[i]``; returns every
+    sub-env's current observation (float32), the others' unchanged."""
+    mask = np.asarray(mask, bool)
+    if mask.all():
+        obs, _ = venv.reset(seed=[int(s) for s in seeds])
+    else:
+        obs, _ = venv.reset(
+            seed=[int(s) if m else None for s, m in zip(seeds, mask, strict=True)],
+            options={"reset_mask": mask},
+        )
+    return np.asarray(obs, np.float32)
+
+
 @dataclass(frozen=True)
 class ActionScaler:
     """Maps the agent's [-1, 1] actions to the env's [low, high] box and back."""
@@ -40,8 +95,8 @@ class ActionScaler:
     high: np.ndarray
 
     @classmethod
-    def of_env(cls, env: gym.Env) -> ActionScaler:
-        space = env.action_space
+    def of_env(cls, env: gym.Env | VectorEnv) -> ActionScaler:
+        space = env.single_action_space if isinstance(env, VectorEnv) else env.action_space
         assert isinstance(space, gym.spaces.Box)
         return cls(np.asarray(space.low, np.float32), np.asarray(space.high, np.float32))
 

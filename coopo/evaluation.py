@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from coopo.envs import ActionScaler, make_env
+from coopo.envs import ActionScaler, make_vector_env, reset_where
 from coopo.normalization import Normalizer
 from coopo.types import Transition
 
@@ -77,7 +77,9 @@ class Evaluation:
 
 
 class Evaluator:
-    """``episodes`` evaluation envs per seed, stepped in lockstep with one batched policy call.
+    """``episodes`` evaluation envs per seed, one sync vector env stepped in lockstep with one
+    batched policy call (sync always: S x E envs would be too many processes, and evaluation is a
+    small share of a run).
 
     Reset seeds are ``base_seed + 10_000 * seed + round * episodes + e``: deterministic, and
     different for every evaluation round, so a resumed run evaluates exactly as an unbroken one.
@@ -99,37 +101,32 @@ class Evaluator:
         self.seeds, self.episodes, self.base_seed = seeds, episodes, base_seed
         self.normalizer, self.probe = normalizer, probe
         self.ref_min, self.ref_max = ref_scores
-        self.envs = [[make_env(env_id, env_kwargs) for _ in range(episodes)] for _ in seeds]
-        self.scaler = ActionScaler.of_env(self.envs[0][0])
+        self.envs = make_vector_env(env_id, env_kwargs, len(seeds) * episodes, "sync")
+        self.scaler = ActionScaler.of_env(self.envs)
 
     def run(self, policy: BatchPolicy, round_index: int) -> tuple[np.ndarray, np.ndarray]:
         """Returns (returns, lengths), each (S, E)."""
         S, E = len(self.seeds), self.episodes
-        obs = np.stack(
-            [
-                np.stack(
-                    [
-                        env.reset(seed=self.base_seed + 10_000 * s + round_index * E + e)[0]
-                        for e, env in enumerate(envs)
-                    ]
-                )
-                for s, envs in zip(self.seeds, self.envs, strict=True)
-            ]
-        ).astype(np.float32)
-        returns, lengths = np.zeros((S, E)), np.zeros((S, E), int)
-        done = np.zeros((S, E), bool)
+        reset_seeds = [
+            self.base_seed + 10_000 * s + round_index * E + e for s in self.seeds for e in range(E)
+        ]
+        obs = reset_where(self.envs, np.ones(S * E, bool), reset_seeds)
+        returns, lengths = np.zeros(S * E), np.zeros(S * E, int)
+        done = np.zeros(S * E, bool)
         while not done.all():
-            actions = self.scaler.to_env(np.asarray(policy(obs)))
-            for i in range(S):
-                for e in range(E):
-                    if done[i, e]:
-                        continue
-                    o, r, term, trunc, _ = self.envs[i][e].step(actions[i, e])
-                    obs[i, e] = o
-                    returns[i, e] += r
-                    lengths[i, e] += 1
-                    done[i, e] = term or trunc
-        return returns, lengths
+            actions = self.scaler.to_env(np.asarray(policy(obs.reshape(S, E, -1))))
+            o, r, term, trunc, _ = self.envs.step(actions.reshape(S * E, -1))
+            live = ~done
+            obs[live] = o[live]
+            returns[live] += r[live]
+            lengths[live] += 1
+            ended = term | trunc
+            done |= ended
+            if ended.any() and not done.all():
+                # The vector env steps every env: one whose episode is over restarts (and its
+                # steps are ignored) until the slowest episode ends.
+                reset_where(self.envs, ended, reset_seeds)
+        return returns.reshape(S, E), lengths.reshape(S, E)
 
     def evaluate(
         self,
@@ -169,6 +166,4 @@ class Evaluator:
         return Evaluation(returns.mean(1), scores.mean(1), metrics)
 
     def close(self) -> None:
-        for envs in self.envs:
-            for env in envs:
-                env.close()
+        self.envs.close()

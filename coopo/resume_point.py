@@ -13,7 +13,7 @@ counters as JSON:
 
 The environments themselves are not pickled. A resumed phase resets each env with the seed of
 its current episode (resets are seeded from (seed, phase, episode)) and replays that
-episode's actions: MuJoCo is deterministic, so this rebuilds the simulator bit for bit (the
+episode's actions (:func:`replay_episodes`, all envs in lockstep): MuJoCo is deterministic, so this rebuilds the simulator bit for bit (the
 replayed return is checked against the saved one) without depending on what a wrapper or
 MuJoCo's warm-start buffers keep internally, at the cost of at most one episode of env steps.
 """
@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from coopo.envs import reset_where
 
 TIME_DEFAULT_MINUTES = 10.0
 
@@ -72,18 +74,44 @@ class ReplayMismatch(RuntimeError):
     """Replaying an episode's actions did not reproduce it: the env is not deterministic."""
 
 
-def replay_episode(
-    env: Any, reset_seed: int, actions: list[np.ndarray], to_env: Any, expected_return: float
+def replay_episodes(
+    venv: Any,
+    reset_seeds: list[int],
+    actions: list[list[np.ndarray]],
+    to_env: Any,
+    expected_returns: list[float],
 ) -> np.ndarray:
-    """Reset ``env`` with ``reset_seed`` and take ``actions`` (policy space; ``to_env`` maps them
-    to the env's units, as when they were first taken); returns the current observation."""
-    obs = env.reset(seed=reset_seed)[0]
-    ret = 0.0
-    for a in actions:
-        obs, reward, term, trunc, _ = env.step(to_env(a[None])[0])
-        ret += float(reward)
-        if term or trunc:
-            raise ReplayMismatch("the replayed episode ended early")
-    if ret != expected_return:
-        raise ReplayMismatch(f"replayed return {ret!r} != recorded {expected_return!r}")
-    return np.asarray(obs)
+    """Rebuild every sub-env of ``venv`` (a vector env, autoreset disabled) at its place in its
+    current episode: sub-env i is reset with ``reset_seeds[i]`` and takes ``actions[i]``
+    (policy space; ``to_env`` maps them to the env's units, as when they were first taken).
+    Returns the current observations (float32).
+
+    The envs step in lockstep, so the replays are aligned to end together: sub-env i starts its
+    replay at step ``L - len(actions[i])`` (L the longest), stepping idle (zero actions,
+    reset whenever an idle episode ends) before that and reset with its seed at that step."""
+    n = len(reset_seeds)
+    lengths = [len(a) for a in actions]
+    longest = max(lengths, default=0)
+    start = np.array([longest - m for m in lengths])
+    obs = reset_where(venv, np.ones(n, bool), reset_seeds)
+    rets = [0.0] * n
+    idle = to_env(np.zeros((1, venv.single_action_space.shape[0]), np.float32))[0]
+    for t in range(longest):
+        step = np.stack(
+            [to_env(actions[i][t - start[i]][None])[0] if t >= start[i] else idle for i in range(n)]
+        )
+        obs, reward, term, trunc, _ = venv.step(step)
+        ended = term | trunc
+        for i in range(n):
+            if t >= start[i]:
+                rets[i] += float(reward[i])
+                if ended[i]:
+                    raise ReplayMismatch(f"the replayed episode of env {i} ended early")
+        reset = (start == t + 1) | (ended & (start > t + 1))
+        obs = reset_where(venv, reset, reset_seeds) if reset.any() else obs
+    for i in range(n):
+        if rets[i] != expected_returns[i]:
+            raise ReplayMismatch(
+                f"env {i}: replayed return {rets[i]!r} != recorded {expected_returns[i]!r}"
+            )
+    return np.asarray(obs, np.float32)

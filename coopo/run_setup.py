@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from coopo.algorithms import Learner, RolloutLearner
 from coopo.config import TrainConfig
 from coopo.data import Dataset, DatasetError, resolve_dataset, validate_against_env
 from coopo.data.dataset import discounted_returns_to_go
-from coopo.envs import ActionScaler, make_env
+from coopo.envs import ActionScaler, Vector, make_env, make_vector_env
 from coopo.evaluation import (
     Evaluator,
     drift_probe,
@@ -90,9 +89,11 @@ class RunSetup:
         )
         return rows, ds.size
 
-    def make_envs(self) -> list[gym.Env]:
-        """One training env per seed."""
-        return [make_env(self.cfg.env_id, self.env_kwargs) for _ in self.seeds]
+    def make_envs(self) -> Vector:
+        """One training env per seed, as one vector env (``--vector-env``)."""
+        return make_vector_env(
+            self.cfg.env_id, self.env_kwargs, len(self.seeds), self.cfg.vector_env
+        )
 
     def make_evaluator(self) -> Evaluator:
         """Separate evaluation envs, with the drift probe when there is a dataset."""

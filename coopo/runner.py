@@ -269,8 +269,7 @@ class Trainer:
 
     def close(self) -> None:
         self.evaluator.close()
-        for env in self.online.envs:
-            env.close()
+        self.online.envs.close()
 
 
 def write_results(

@@ -27,8 +27,11 @@ from coopo.runner import resume, train
 # checkpoint every 50 steps falls between calls. An evaluation at online step 100 writes a
 # metrics record inside the online phase, after the first checkpoint there: a crash at the next
 # checkpoint leaves that record past the checkpoint, for the resume to drop and write again.
+# Two seeds, whose episodes end at different steps: a resume replays their current episodes
+# (of different lengths) in one vector env.
 SMOKE = dataclasses.replace(
     PRESETS["smoke"],
+    seeds=(0, 1),
     progress=False,
     scan_length=50,
     checkpoint_every=50,
@@ -115,7 +118,7 @@ def test_kill_9_inside_the_online_phase_resumes_byte_identical(unbroken, tmp_pat
     argv = [
         "train", "--preset", "smoke", "--dataset", str(unbroken["dataset"]), "--run-dir",
         str(run), "--no-progress", "--scan-length", "50", "--checkpoint-every", "50",
-        "--keep-checkpoints", "3", "--eval-interval", "100",
+        "--keep-checkpoints", "3", "--eval-interval", "100", "--seeds", "0", "1",
     ]  # fmt: skip
     code = "import sys; from coopo.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen(

@@ -3,8 +3,9 @@
 The behaviour is uniform random actions or a plain-MLP policy file (:mod:`.policies`) with
 optional Gaussian noise added before its squash, as D4RL's generation scripts do.
 
-Collection is vectorised: ``num_envs`` envs step in lockstep and the policy runs once per step
-on the batch of their observations. Env k collects its own share of the transitions with its
+Collection is vectorised: ``num_envs`` envs step in lockstep as one :mod:`gymnasium.vector` env
+(sync, or async with one process per env: the same data either way) and the policy runs once
+per step on the batch of their observations. Env k collects its own share of the transitions with its
 own reset seeds and noise stream (``SeedSequence([seed, k])``), and the dataset is env 0's
 episodes, then env 1's, ..., so episodes stay contiguous. The same arguments give a
 byte-identical dataset.
@@ -19,7 +20,7 @@ import numpy as np
 from coopo import provenance
 from coopo.data.dataset import Dataset, DatasetError, DatasetMetadata, make_dataset
 from coopo.data.policies import MLPPolicy, load_policy_file
-from coopo.envs import ActionScaler, make_env
+from coopo.envs import ActionScaler, make_env, make_vector_env, reset_where
 from coopo.evaluation import reference_scores
 from coopo.progress import make_progress
 from coopo.version import __version__
@@ -37,14 +38,17 @@ def rollout(
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 8,
     progress: bool = True,
+    vector_env: str = "sync",
 ) -> dict[str, np.ndarray]:
-    """``size`` transitions of ``policy`` (None: uniform random) in ``num_envs`` lockstep envs
-    (a progress bar on a terminal unless ``progress`` is false)."""
+    """``size`` transitions of ``policy`` (None: uniform random) in a vector env of
+    ``num_envs`` envs (``vector_env`` 'sync' or 'async', the same data either way; a progress
+    bar on a terminal unless ``progress`` is false)."""
     # Over 60 lines: one lockstep loop over the envs whose order of resets and noise draws
     # is what makes a built dataset byte-reproducible; kept in one piece on purpose.
-    envs = [make_env(env_id, env_kwargs) for _ in range(num_envs)]
-    scaler = ActionScaler.of_env(envs[0])
-    obs_dim, act_dim = int(np.prod(envs[0].observation_space.shape or ())), int(scaler.low.shape[0])
+    envs = make_vector_env(env_id, env_kwargs, num_envs, vector_env)
+    scaler = ActionScaler.of_env(envs)
+    obs_dim = int(np.prod(envs.single_observation_space.shape or ()))
+    act_dim = int(scaler.low.shape[0])
     quota = [size // num_envs + (k < size % num_envs) for k in range(num_envs)]
     rngs = [np.random.default_rng(np.random.SeedSequence([seed, k])) for k in range(num_envs)]
     reset_seeds = [
@@ -63,18 +67,18 @@ def rollout(
         for q in quota
     ]
 
-    def reset(k: int) -> np.ndarray:
-        return envs[k].reset(seed=int(reset_seeds[k]) + episode[k])[0]
+    def seeds() -> list[int]:
+        return [int(reset_seeds[k]) + episode[k] for k in range(num_envs)]
 
-    obs = np.stack([reset(k) for k in range(num_envs)]).astype(np.float32)
-    t = [0] * num_envs
+    obs = reset_where(envs, np.ones(num_envs, bool), seeds())
+    t = np.zeros(num_envs, int)
     bar = make_progress(enabled=progress)
     task = bar.add_task(f"building {env_id} dataset", total=size)
     try:
         bar.start()
         while True:
-            active = [k for k in range(num_envs) if t[k] < quota[k]]
-            if not active:
+            active = np.flatnonzero(t < quota)
+            if not len(active):
                 break
             if policy is None:
                 actions = np.stack([rngs[k].uniform(-1.0, 1.0, act_dim) for k in active])
@@ -82,24 +86,25 @@ def rollout(
                 pre = policy.pre_activation(obs[active])
                 noise = np.stack([rngs[k].standard_normal(act_dim) for k in active])
                 actions = policy.squash(pre + noise_std * noise)
-            env_actions = scaler.to_env(actions)
-            for j, k in enumerate(active):
-                next_obs, reward, term, trunc, _ = envs[k].step(env_actions[j])
+            # Envs whose share is full (quotas differ by at most one) step idle, unrecorded.
+            env_actions = np.zeros((num_envs, act_dim))  # float64, as the policy gives them
+            env_actions[active] = scaler.to_env(actions)
+            next_obs, reward, term, trunc, _ = envs.step(env_actions)
+            for k in active:
                 c, i = cols[k], t[k]
-                c["observations"][i], c["actions"][i] = obs[k], env_actions[j]
-                c["rewards"][i], c["next_observations"][i] = reward, next_obs
-                c["terminated"][i], c["truncated"][i] = term, trunc
+                c["observations"][i], c["actions"][i] = obs[k], env_actions[k]
+                c["rewards"][i], c["next_observations"][i] = reward[k], next_obs[k]
+                c["terminated"][i], c["truncated"][i] = term[k], trunc[k]
                 t[k] += 1
-                if term or trunc:
-                    episode[k] += 1
-                    obs[k] = reset(k)
-                else:
-                    obs[k] = next_obs
+            ended = term | trunc
+            episode = [e + int(ended[k] and k in active) for k, e in enumerate(episode)]
+            obs = next_obs.astype(np.float32)
+            if ended.any():  # each ended env starts its next episode from its own seed
+                obs = reset_where(envs, ended, seeds())
             bar.advance(task, len(active))
     finally:
         bar.stop()
-        for env in envs:
-            env.close()
+        envs.close()
     for c, q in zip(cols, quota, strict=True):  # each env's share ends its last episode
         if q:
             c["truncated"][-1] |= ~c["terminated"][-1]
@@ -134,9 +139,11 @@ def build_dataset(
     env_kwargs: dict[str, Any] | None = None,
     num_envs: int = 8,
     progress: bool = True,
+    vector_env: str = "sync",
 ) -> Dataset:
-    """Roll out ``behaviour`` ('random' or a policy file path) for ``size`` transitions (a
-    progress bar on a terminal unless ``progress`` is false)."""
+    """Roll out ``behaviour`` ('random' or a policy file path) for ``size`` transitions in
+    ``num_envs`` envs (``vector_env`` 'sync' or 'async': the same data; a progress bar on a
+    terminal unless ``progress`` is false)."""
     if size <= 0:
         raise ValueError(f"dataset size must be positive, got {size}")
     if noise_std < 0:
@@ -151,7 +158,7 @@ def build_dataset(
         policy = load_policy_file(behaviour)
         check_policy(policy, env_id, env_kwargs)
     arrays = rollout(
-        env_id, policy, size, noise_std, seed, env_kwargs, min(num_envs, size), progress
+        env_id, policy, size, noise_std, seed, env_kwargs, min(num_envs, size), progress, vector_env
     )
     ref_min, ref_max = reference_scores(env_id)
     meta = DatasetMetadata(

@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
-import gymnasium as gym
 import jax.numpy as jnp
 import numpy as np
 
 from coopo.algorithms import Learner, RolloutLearner
 from coopo.checkpoint import Counters
-from coopo.envs import ActionScaler
+from coopo.envs import ActionScaler, Vector, reset_where
 from coopo.normalization import Normalizer
 from coopo.phases import PhaseHooks, RunState
 from coopo.phases.jit import (
@@ -37,7 +36,7 @@ from coopo.phases.jit import (
     make_update_chunk,
     to_device,
 )
-from coopo.resume_point import pack, replay_episode, rng_from, rng_state, unpack
+from coopo.resume_point import pack, replay_episodes, rng_from, rng_state, unpack
 from coopo.types import Metrics, Transition
 
 LOG_INTERVAL = 1_000  # online env steps between training-metric records
@@ -176,9 +175,11 @@ class Episodes:
 
 @dataclass
 class OnlinePhase:
-    """Host-side env loop over one env per seed; ``explore`` acts on normalised observations."""
+    """Host-side env loop over a vector env of one env per seed; ``explore`` acts on normalised
+    observations."""
 
-    envs: list[gym.Env]
+    envs: Vector
+    """One sub-env per seed, autoreset disabled (:func:`coopo.envs.make_vector_env`)."""
     seeds: list[int]
     scaler: ActionScaler
     normalizer: Normalizer
@@ -214,22 +215,16 @@ class OnlinePhase:
             random_rng = rng_from(host["random_rng"])
             sums = {k: unpack(v) for k, v in host["sums"].items()}
             calls = int(host["calls"])
-            obs = np.stack(  # reset with the episode's seed and replay its actions
-                [
-                    replay_episode(
-                        env,
-                        episodes.reset_seed(i),
-                        episodes.actions[i],
-                        self.scaler.to_env,
-                        float(episodes.ret[i]),
-                    )
-                    for i, env in enumerate(self.envs)
-                ]
-            ).astype(np.float32)
+            obs = replay_episodes(  # reset with each episode's seed and replay its actions
+                self.envs,
+                [episodes.reset_seed(i) for i in range(len(self.seeds))],
+                episodes.actions,
+                self.scaler.to_env,
+                [float(r) for r in episodes.ret],
+            )
         else:
-            obs = np.stack(
-                [env.reset(seed=episodes.reset_seed(i))[0] for i, env in enumerate(self.envs)]
-            ).astype(np.float32)
+            seeds = [episodes.reset_seed(i) for i in range(len(self.seeds))]
+            obs = reset_where(self.envs, np.ones(len(self.seeds), bool), seeds)
         while done < steps:
             n = min(self.updates.steps_per_update, steps - done)
             state, obs, rows = self.collect(state, obs, n, counters, episodes, random_rng)
@@ -293,13 +288,16 @@ class OnlinePhase:
                 a, key = self.explore(state.online, jnp.asarray(obs_n), state.key)
                 state = state.replace(key=key)
                 actions = np.asarray(a)
-            env_actions = self.scaler.to_env(actions)
-            for i, env in enumerate(self.envs):
-                next_obs, reward, term, trunc, _ = env.step(env_actions[i])
-                rows["o"][i, t], rows["a"][i, t] = obs_n[i], actions[i]
-                rows["r"][i, t] = float(reward) * self.reward_scale
-                rows["no"][i, t] = self.normalizer.numpy(next_obs)
-                rows["te"][i, t], rows["tr"][i, t] = term, trunc
-                episodes.step(i, float(reward), bool(term or trunc), actions[i])
-                obs[i] = env.reset(seed=episodes.reset_seed(i))[0] if term or trunc else next_obs
+            next_obs, reward, term, trunc, _ = self.envs.step(self.scaler.to_env(actions))
+            ended = term | trunc
+            rows["o"][:, t], rows["a"][:, t] = obs_n, actions
+            rows["r"][:, t] = reward * self.reward_scale  # float64 product, as the env gives it
+            rows["no"][:, t] = self.normalizer.numpy(next_obs)
+            rows["te"][:, t], rows["tr"][:, t] = term, trunc
+            for i in range(S):
+                episodes.step(i, float(reward[i]), bool(ended[i]), actions[i])
+            obs = next_obs.astype(np.float32)
+            if ended.any():  # each ended env starts its next episode from its own seed
+                seeds = [episodes.reset_seed(i) if e else 0 for i, e in enumerate(ended)]
+                obs = reset_where(self.envs, ended, seeds)
         return state, obs, rows

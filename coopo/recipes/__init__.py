@@ -123,6 +123,7 @@ def build_recipe(
     expert_policy: str | None = None,
     num_envs: int = 8,
     reference_episodes: int = REFERENCE_EPISODES,
+    vector_env: str = "sync",
 ) -> Dataset:
     # Over 60 lines: the five qualities' data, then one metadata block recording how the
     # dataset was made (reference scores, hashes, noise); the qualities are small closures.
@@ -137,14 +138,18 @@ def build_recipe(
 
     def medium() -> Dataset:
         path, _ = shipped_policy(task)
-        return build_dataset(env_id, str(path), size, MEDIUM_NOISE, seed, kw, num_envs)
+        return build_dataset(
+            env_id, str(path), size, MEDIUM_NOISE, seed, kw, num_envs, vector_env=vector_env
+        )
 
     def expert_data() -> Dataset:
         assert expert_policy is not None
-        return build_dataset(env_id, expert_policy, size, EXPERT_NOISE, seed + 1, kw, num_envs)
+        return build_dataset(
+            env_id, expert_policy, size, EXPERT_NOISE, seed + 1, kw, num_envs, vector_env=vector_env
+        )
 
     if quality == "random":
-        ds = build_dataset(env_id, "random", size, 0.0, seed, kw, num_envs)
+        ds = build_dataset(env_id, "random", size, 0.0, seed, kw, num_envs, vector_env=vector_env)
     elif quality == "medium":
         ds = medium()
     elif quality == "expert":

@@ -101,7 +101,7 @@ class Evaluator:
         self.seeds, self.episodes, self.base_seed = seeds, episodes, base_seed
         self.normalizer, self.probe = normalizer, probe
         self.ref_min, self.ref_max = ref_scores
-        self.envs = make_vector_env(env_id, env_kwargs, len(seeds) * episodes, "sync")
+        self.envs = make_vector_env(env_id, env_kwargs, len(seeds) * episodes)
         self.scaler = ActionScaler.of_env(self.envs)
 
     def run(self, policy: BatchPolicy, round_index: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +110,7 @@ class Evaluator:
         reset_seeds = [
             self.base_seed + 10_000 * s + round_index * E + e for s in self.seeds for e in range(E)
         ]
+        self.envs.set_attr("paused", [False] * (S * E))
         obs = reset_where(self.envs, np.ones(S * E, bool), reset_seeds)
         returns, lengths = np.zeros(S * E), np.zeros(S * E, int)
         done = np.zeros(S * E, bool)
@@ -121,11 +122,14 @@ class Evaluator:
             returns[live] += r[live]
             lengths[live] += 1
             ended = term | trunc
-            done |= ended
-            if ended.any() and not done.all():
-                # The vector env steps every env: one whose episode is over restarts (and its
-                # steps are ignored) until the slowest episode ends.
-                reset_where(self.envs, ended, reset_seeds)
+            if ended.any():
+                # The vector env steps every env: one whose episode is over is reset (autoreset
+                # is disabled) and paused, its simulator left alone and its steps ignored,
+                # until the slowest episode ends.
+                done |= ended
+                if not done.all():
+                    reset_where(self.envs, ended, reset_seeds)
+                    self.envs.set_attr("paused", done.tolist())
         return returns.reshape(S, E), lengths.reshape(S, E)
 
     def evaluate(

@@ -114,4 +114,4 @@ def replay_episodes(
             raise ReplayMismatch(
                 f"env {i}: replayed return {rets[i]!r} != recorded {expected_returns[i]!r}"
             )
-    return np.asarray(obs, np.float32)
+    return np.array(obs, np.float32)

@@ -110,7 +110,7 @@ class RunConfig:
     keep_checkpoints: int = 2
     """Checkpoints kept (the newest ones, phase boundaries and inside phases alike)."""
     checkpoint_every: int = 0
-    """Checkpoint inside a phase every this many updates (offline phases) or env steps per seed (online phases); 0: every --checkpoint-minutes of wall time instead. The default is time-based because a fixed count cannot bound the work lost on every machine: 10 minutes is ~290k AWAC-KL updates on a 2-core CPU but ~5M on an H100, and ~260-290k SAC env steps on either (README, Performance). A checkpoint of 10 seeds with 1M-row buffers takes about 5 s on a 2-core CPU (README, Reliability), so every 10 minutes costs about 1% of the run."""
+    """Checkpoint inside a phase every this many updates (offline phases) or env steps per seed (online phases); 0: every --checkpoint-minutes of wall time instead. The default is time-based because a fixed count cannot bound the work lost on every machine: 10 minutes is ~120-290k AWAC-KL updates on a 2-core CPU (hosts differ) but ~5M on an H100, and ~120-290k SAC env steps on either (README, Performance). A checkpoint of 10 seeds with 1M-row buffers takes about 5 s on a 2-core CPU (README, Reliability), so every 10 minutes costs about 1% of the run."""
     checkpoint_minutes: float = 10.0
     """With --checkpoint-every 0: checkpoint inside a phase at the first jitted call that ends this many minutes after the last checkpoint, so a crash loses at most about this much work (0: only at phase boundaries)."""
     max_phases: int = 0

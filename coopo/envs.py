@@ -12,9 +12,10 @@ Two vector modes (``--vector-env``):
 - ``sync`` (default): the envs step one after another in this process
   (:class:`gymnasium.vector.SyncVectorEnv`);
 - ``async``: each env steps in its own process (:class:`gymnasium.vector.AsyncVectorEnv`,
-  started with ``spawn``, so no JAX state is forked). It pays off when there are cores to spare
-  for the envs and a step costs more than the round trip to a process (about 0.1 ms); on a
-  2-core machine that also runs the updates it does not (``benchmarks/throughput.py``).
+  started with ``spawn``, so no JAX state is forked). Each step costs a round trip to every
+  process, so it pays off only when there are cores to spare for the envs: on 2 CPU cores
+  that also run the updates it is 11% faster at 10 seeds and 3-10% slower at 1-4 seeds
+  (``benchmarks/throughput.py``, README Performance).
   Both modes produce the same transitions, bit for bit.
 """
 

@@ -86,29 +86,27 @@ def replay_episodes(
     (policy space; ``to_env`` maps them to the env's units, as when they were first taken).
     Returns the current observations (float32).
 
-    The envs step in lockstep, so the replays are aligned to end together: sub-env i starts its
-    replay at step ``L - len(actions[i])`` (L the longest), stepping idle (zero actions,
-    reset whenever an idle episode ends) before that and reset with its seed at that step."""
+    The envs step in lockstep, so the replays are aligned to end together: sub-env i is reset
+    with its seed, held still (:class:`coopo.envs.SubEnv`'s pause) and joins at step
+    ``L - len(actions[i])``, L the longest replay."""
     n = len(reset_seeds)
-    lengths = [len(a) for a in actions]
-    longest = max(lengths, default=0)
-    start = np.array([longest - m for m in lengths])
+    longest = max((len(a) for a in actions), default=0)
+    start = np.array([longest - len(a) for a in actions])
     obs = reset_where(venv, np.ones(n, bool), reset_seeds)
     rets = [0.0] * n
     idle = to_env(np.zeros((1, venv.single_action_space.shape[0]), np.float32))[0]
     for t in range(longest):
+        if t == 0 or (start == t).any():
+            venv.set_attr("paused", (start > t).tolist())
         step = np.stack(
             [to_env(actions[i][t - start[i]][None])[0] if t >= start[i] else idle for i in range(n)]
         )
         obs, reward, term, trunc, _ = venv.step(step)
-        ended = term | trunc
-        for i in range(n):
-            if t >= start[i]:
-                rets[i] += float(reward[i])
-                if ended[i]:
-                    raise ReplayMismatch(f"the replayed episode of env {i} ended early")
-        reset = (start == t + 1) | (ended & (start > t + 1))
-        obs = reset_where(venv, reset, reset_seeds) if reset.any() else obs
+        for j in np.flatnonzero(start <= t):
+            rets[j] += float(reward[j])
+            if term[j] or trunc[j]:
+                raise ReplayMismatch(f"the replayed episode of env {j} ended early")
+    venv.set_attr("paused", [False] * n)
     for i in range(n):
         if rets[i] != expected_returns[i]:
             raise ReplayMismatch(

@@ -61,8 +61,8 @@ def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
 class SubEnv(gym.Wrapper):
     """How every env of a coopo vector env is wrapped.
 
-    - Its info dicts are dropped: coopo reads none, and the vector env's merging of them
-      per key and env cost about 15% of a Hopper step (measured).
+    - Its info dicts are dropped: coopo reads none, and the vector env would merge them, key by
+      key and env by env, on every step.
     - It can be held still: while ``paused`` (``venv.set_attr("paused", [...])``) a step leaves
       the simulator alone and returns the last observation, reward 0, not ended. Lockstep
       evaluation pauses the episodes that are over instead of stepping them on to no purpose.

@@ -52,3 +52,41 @@ def test_donated_add_chunk_equals_plain_add():
         jax.tree_util.tree_leaves(plain), jax.tree_util.tree_leaves(donated), strict=True
     ):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_critic_layer_norm_reaches_every_actor_critic_algorithm():
+    """`--network.critic-layer-norm` must change the critics that AWAC-KL, SAC, TD3, IQL and
+    Cal-QL build (a LayerNorm per hidden layer), so a run that asks for it cannot silently get
+    plain critics; and the handoff between AWAC-KL and SAC keeps those LayerNorm parameters."""
+    import dataclasses
+
+    from coopo.config import algorithm
+    from coopo.networks import NetworkConfig
+    from coopo.types import EnvSpec
+
+    spec = EnvSpec(obs_dim=4, act_dim=2)
+    plain = NetworkConfig(hidden_dims=(8, 8))
+    normed = dataclasses.replace(plain, critic_layer_norm=True)
+
+    def layer_norms(state):
+        leaves = jax.tree_util.tree_leaves_with_path(state.critic.params)
+        return {jax.tree_util.keystr(p) for p, _ in leaves if "LayerNorm" in jax.tree_util.keystr(p)}
+
+    for name in ("awac_kl", "sac", "td3", "iql", "cal_ql"):
+        algo = algorithm(name)
+        key = jax.random.PRNGKey(0)
+        assert layer_norms(algo.init(key, spec, plain, algo.Config())) == set(), name
+        found = layer_norms(algo.init(key, spec, normed, algo.Config()))
+        # scale and bias of one LayerNorm after each of the 2 hidden layers
+        assert len(found) == 4, (name, found)
+
+    offline, online = algorithm("awac_kl"), algorithm("sac")
+    off = offline.init(jax.random.PRNGKey(1), spec, normed, offline.Config())
+    on = online.init(jax.random.PRNGKey(2), spec, normed, online.Config())
+    on = online.absorb(on, offline.handoff(off))
+    for a, b in zip(
+        jax.tree_util.tree_leaves(on.critic.params),
+        jax.tree_util.tree_leaves(off.critic.params),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

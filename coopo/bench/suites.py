@@ -611,9 +611,21 @@ SUITES: dict[str, Suite] = {
                 "SAC's target entropy set from the handed-over actor",
             ),
             coopo_variant(
+                "layernorm",
+                {"network": {"critic_layer_norm": True}},
+                "LayerNorm critics in both phases: a LayerNorm feature has bounded norm, so Q "
+                "cannot extrapolate far beyond the data's values (Ball et al. 2023, RLPD)",
+            ),
+            coopo_variant(
                 "calql",
                 {"offline": "cal_ql"},
                 "Cal-QL (a conservative critic) anchors instead of AWAC-KL",
+            ),
+            coopo_variant(
+                "calql-n1",
+                {"offline": "cal_ql", "cal_ql": {"num_samples": 1}},
+                "As calql with 1 sampled action per source (3 per state instead of 30) in the "
+                "conservative term: a noisier estimate of the same penalty at a CPU-sized cost",
             ),
             coopo_variant(
                 "kl1",

@@ -96,8 +96,42 @@ def is_finished(path: Path) -> bool:
     return (path / FINISHED).is_file()
 
 
+def dataset_hash(dataset: Path, _cache: dict[tuple[str, int, int], str] = {}) -> str:  # noqa: B006
+    """The content hash of a dataset file (what runs record in their ``dataset.json``),
+    computed once per file version."""
+    from coopo.data import read_npz
+
+    st = dataset.stat()
+    key = (str(dataset.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _cache:
+        _cache[key] = read_npz(dataset).content_hash()
+    return _cache[key]
+
+
+def check_same_dataset(path: Path, dataset: Path) -> None:
+    """Refuse to mix a run made on other data into this results directory.
+
+    Built datasets are not committed with results, so a results directory continued from a
+    fresh checkout rebuilds them; if the code that builds them has changed since, the rebuilt
+    dataset differs and the finished runs no longer compare with the new ones."""
+    record = path / "dataset.json"
+    if not record.is_file():
+        return
+    saved = (json.loads(record.read_text()) or {}).get("hash")
+    now = dataset_hash(dataset)
+    if saved and saved != now:
+        raise BenchError(
+            f"{path} was trained on dataset content {saved}, but {dataset} now holds {now} "
+            "(a dataset rebuilt by other code, or replaced): its results would not compare "
+            "with runs on the new data. Use another --out, or restore the dataset the run "
+            "used, or delete that run directory to re-run it"
+        )
+
+
 def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
-    """Refuse to mix a run made with another config into this results directory."""
+    """Refuse to mix a run made with another config, or on other data, into this results
+    directory."""
+    check_same_dataset(path, dataset)
     saved = path / "bench.json"
     if not saved.is_file():
         return

@@ -226,6 +226,31 @@ def test_bench_refuses_to_mix_configs_and_names_the_difference(tmp_path: Path):
         harness.get_suite("huge")
 
 
+def test_bench_refuses_runs_made_on_other_data(tmp_path: Path):
+    """A finished run whose recorded dataset content differs from the dataset the results
+    directory holds now (rebuilt by other code in a fresh checkout) is not silently kept next
+    to runs on the new data; its files are left as they were."""
+    out = tmp_path / "b"
+    suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:1], seeds=(0,))
+    spec = expand(suite)[0]
+    path = harness.run_dir(out, spec)
+    path.mkdir(parents=True)
+    dataset = harness.dataset_path(out, spec.dataset, suite.dataset_size)
+    (path / "bench.json").write_text(json.dumps(harness.spec_record(spec, dataset)))
+    (path / "dataset.json").write_text(json.dumps({"hash": "0123456789abcdef"}))
+    (path / harness.FINISHED).write_text("{}")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    with pytest.raises(BenchError, match="0123456789abcdef") as e:
+        run_suite(suite, out, workers=1)
+    now = harness.dataset_hash(dataset)
+    assert now in str(e.value) and "another --out" in str(e.value)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    # the same content is accepted: the finished run is skipped, not re-run
+    (path / "dataset.json").write_text(json.dumps({"hash": now}))
+    summary = run_suite(suite, out, workers=1)
+    assert summary.finished == [] and not summary.failed
+
+
 def test_a_failing_run_is_reported_and_the_others_still_run(tmp_path: Path, monkeypatch):
     out = tmp_path / "b"
     suite = dataclasses.replace(

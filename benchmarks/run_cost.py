@@ -42,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--rlpd-utd", type=int, nargs="*", default=[1], help="also time RLPD at these UTDs"
     )
+    p.add_argument(
+        "--calql-samples",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also time Cal-QL with these numbers of sampled actions per source",
+    )
     p.add_argument("--out", default="")
     args = p.parse_args(argv)
     if args.threads:
@@ -86,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
             spec.train_config(str(dataset), str(Path(args.work) / "run")), random_steps=0
         )
         jobs.append((spec, cfg))
+        if cfg.offline == "cal_ql" and cfg.method != "online":
+            for n in args.calql_samples:
+                if n != cfg.cal_ql.num_samples:
+                    cal = dataclasses.replace(cfg.cal_ql, num_samples=n)
+                    jobs.append((spec, dataclasses.replace(cfg, cal_ql=cal)))
         if cfg.online == "rlpd":
             for utd in args.rlpd_utd:
                 if utd != cfg.utd_ratio:
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             wall, cpu = since(t)
             row["online_algo"] = cfg.online
             row["utd_ratio"] = cfg.utd_ratio
+            if "cal_ql" in (cfg.offline, cfg.online):
+                row["calql_num_samples"] = cfg.cal_ql.num_samples
             row["online_steps_per_s"] = args.steps / wall
             row["online_steps_per_cpu_s"] = args.steps / cpu
             last = Phase("online", args.steps, 0)

@@ -92,32 +92,29 @@ class RunSpec:
 CPU_RATES = {"offline_updates": 478.0, "online_steps": 429.0, "eval_steps": 5_000.0}
 
 # Per-seed costs of one `coopo bench` worker (one process, one XLA thread: what each of two
-# workers gets on this 2-core machine), calibrated on full runs measured here: the committed
-# `cpu` grid's hopper runs (benchmarks/results/cpu/runs/hopper-*/*/wall_time.json, 30k offline
-# updates + 30k env steps, 3 seeds, 2 workers) took 772-777 s per COOPO run, 739-784 s per
-# AWAC/IQL fine-tuning run, 301-303 s per SAC-from-scratch run and 2,298 s per RLPD run at
-# UTD 1 (the RLPD runs while development tests also ran). Per seed that is ~258 s for COOPO,
-# against 133 s from the clean 2-thread rates of benchmarks/results/throughput-cpu-2core.json
-# (30k / 478 AWAC-KL updates/s + 30k / 429 SAC steps/s): a factor 1.9 for one thread and a
-# busy machine, applied to those rates below. RLPD's 2,298 s per 3 seeds less a SAC run's
-# collection is 0.025 s per ten-critic update beyond a SAC update. Cal-QL has no measured
-# full run yet: its update is counted as 5 AWAC-KL updates (CQL's penalty evaluates both
-# critics on 30 extra actions per row: 10 uniform, 10 from pi(s), 10 from pi(s')), to be
-# replaced by `python benchmarks/run_cost.py --methods calql-ft` on an idle machine. An
-# evaluation is counted at 10 full-length episodes (4 s per seed; hopper and walker2d episodes
-# that fall end sooner). The machine is shared, so these are upper bounds.
+# workers gets on the 2-core CPU), measured per second of the worker's CPU time with
+# `python benchmarks/run_cost.py --suite cpu` (benchmarks/results/run-cost-cpu-cpu-2core.json)
+# and, for Cal-QL's sampled actions and RLPD's UTD, `--calql-samples 1 2 4 --rlpd-utd`
+# (run-cost-calql-samples-cpu-2core.json), on halfcheetah-medium with 256-256 networks, on the
+# 2-core AMD EPYC host that benchmarks/results/throughput-cpu-2core.json records. Seeds cost
+# linearly (vmapping adds no throughput on a CPU).
+# - A Cal-QL update costs about a + b * num_samples seconds: 55.3 updates/s with 1 sample per
+#   source and 9.48 with 10 (the reference setting) give a = 0.0086 s (an AWAC-KL update's
+#   cost: 1 / 115.7) and b = 0.0095 s per sample (3 sampled actions, each through both
+#   critics). Online, collection adds 1 / 111.4 - 1 / 115.7 s per env step (a SAC step less an
+#   AWAC-KL update).
+# - RLPD's env step costs c + utd * d: 19.4 steps/s at UTD 1 and 9.89 at UTD 2 give
+#   d = 0.0496 s per ten-critic update and c = 0.0019 s of collection.
+# - An evaluation of 10 full-length episodes takes 0.85 s per seed (hopper and walker2d
+#   episodes that fall end sooner, so evaluations are counted as an upper bound).
 CPU_WORKER_RATES: dict[str, Any] = {
-    "offline_updates": {"awac_kl": 478 / 1.9, "iql": 404 / 1.9, "cal_ql": 478 / 1.9 / 5},
-    "online_steps": {
-        "sac": 429 / 1.9,
-        "awac_kl": 429 / 1.9,  # awac-ft and iql-ft runs took as long as COOPO's
-        "iql": 429 / 1.9,
-        # collection (1/225.8 - 1/251.6 s per step) + one Cal-QL update (5 / 251.6 s)
-        "cal_ql": 1 / (1.9 / 429 - 1.9 / 478 + 5 * 1.9 / 478),
-        "rlpd": 429 / 1.9,  # plus rlpd_update_s per RLPD update (utd_ratio per step)
-    },
-    "rlpd_update_s": 0.025,
-    "eval_s": 4.0,
+    "offline_updates": {"awac_kl": 115.7, "iql": 120.2},
+    "online_steps": {"sac": 111.4, "awac_kl": 108.1, "iql": 119.0},
+    "calql_update_s": (1 / 115.7, (1 / 9.48 - 1 / 55.3) / 9),
+    "calql_collect_s": 1 / 111.4 - 1 / 115.7,
+    "rlpd_step_s": 1 / 19.4 - (1 / 9.89 - 1 / 19.4),
+    "rlpd_update_s": 1 / 9.89 - 1 / 19.4,
+    "eval_s": 0.85,
 }
 
 
@@ -156,16 +153,25 @@ def worker_seconds(spec: RunSpec, rates: dict[str, Any] = CPU_WORKER_RATES) -> f
     c = spec.config
     online = c["cycles"] * c["online_steps"]
     offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
+    a, b = rates["calql_update_s"]
+    calql_update = a + b * c["cal_ql"]["num_samples"]
     t = 0.0
     if offline:
-        t += offline / rates["offline_updates"][c["offline"]]
+        if c["offline"] == "cal_ql":
+            t += offline * calql_update
+        else:
+            t += offline / rates["offline_updates"][c["offline"]]
     if online:
-        t += online / rates["online_steps"][c["online"]]
-        if c["online"] == "rlpd":
+        if c["online"] == "cal_ql":
+            t += online * (calql_update + rates["calql_collect_s"])
+        elif c["online"] == "rlpd":
             # Updates start after the random steps; each step beyond them pays utd_ratio
             # ten-critic updates.
             updating = max(0, online - c["random_steps"])
+            t += online * rates["rlpd_step_s"]
             t += updating * c["utd_ratio"] * rates["rlpd_update_s"]
+        else:
+            t += online / rates["online_steps"][c["online"]]
     t += evaluations(c) * rates["eval_s"] * c["eval_episodes"] / 10
     return t * len(spec.seeds)
 
@@ -300,12 +306,25 @@ IQL_FT = MethodSpec(
 # with alpha 5, 10 sampled actions, actor lr 1e-4, critic lr 3e-4, the Monte-Carlo lower bound
 # on policy-action Q values; fine-tuning with 50/50 offline/online batches (their
 # mixing_ratio 0.5) at UTD 1. The `calql-ft` preset is the same config.
-CALQL_FT = MethodSpec(
-    "calql-ft",
-    {"method": "o2o", "offline": "cal_ql", "online": "cal_ql"},
-    "Cal-QL fine-tuning: Cal-QL offline, then Cal-QL online (one cycle)",
-    offline_to_online=True,
-)
+def calql_ft(num_samples: int = 10) -> MethodSpec:
+    """Cal-QL fine-tuning as above; only ``num_samples`` (sampled actions per source in the
+    conservative term, reference 10) may depart from it, where a budget cannot pay for 10
+    (said in the suite)."""
+    departs = "" if num_samples == 10 else f", {num_samples} sampled actions per source"
+    return MethodSpec(
+        "calql-ft",
+        {
+            "method": "o2o",
+            "offline": "cal_ql",
+            "online": "cal_ql",
+            "cal_ql": {"num_samples": num_samples},
+        },
+        f"Cal-QL fine-tuning: Cal-QL offline, then Cal-QL online (one cycle){departs}",
+        offline_to_online=True,
+    )
+
+
+CALQL_FT = calql_ft()
 # SAC from scratch uses no dataset statistic at all: no dataset rows in its batches
 # (`scratch_uses_dataset` off) and no observation normaliser fitted on the dataset
 # (`normalize_observations` off: standard SAC (Haarnoja et al. 2018; cleanrl, SB3) normalises
@@ -378,8 +397,7 @@ _SMOKE_BASE = TrainConfig(
 )
 
 # CPU scale: 30k offline updates and 30k online env steps per run (D4RL-scale O2O uses 1M of
-# each); RLPD at UTD 1 like every other method here instead of its 20: its 10-critic ensemble
-# runs ~30 updates/s for 3 vmapped seeds on this CPU, so UTD 20 would take ~9 h per dataset.
+# each).
 _CPU_BASE = TrainConfig(
     cycles=3,
     offline_steps=10_000,
@@ -397,12 +415,17 @@ _CPU_BASE = TrainConfig(
 # window (one 10k online phase) then holds 4 evaluations for every method.
 _CPU_HELDOUT_BASE = dataclasses.replace(_CPU_BASE, eval_episodes=10)
 
-# RLPD's UTD on the `cpu` suite: the highest whose run (5 seeds in one process) fits one
-# 2.5 h chunk at CPU_WORKER_RATES. Per seed: 30k env steps of collection and SAC-sized work
-# (133 s) + 12 evaluations (48 s) + 25k updating steps x UTD x 0.025 s per ten-critic update;
-# UTD 2: 5 x (181 + 1,250) s = 2.0 h; UTD 3: 5 x (181 + 1,875) s = 2.9 h, more than a chunk;
-# the published UTD 20: 5 x (181 + 12,500) s = 17.6 h per run, 106 h for the 30 seed-runs.
-CPU_RLPD_UTD = 2
+# What the `cpu` suite departs from, and why: a run (5 seeds in one process) must fit one
+# 2.5 h chunk at CPU_WORKER_RATES, so RLPD's UTD and Cal-QL's sampled actions are the highest
+# that fit (tests/bench/test_harness.py checks that the next one up does not).
+# - RLPD, per seed: 30k env steps x 0.0020 s + 25k updating steps x UTD x 0.0496 s + 13
+#   evaluations x 0.85 s; UTD 1: 5 x 1,309 s = 1.8 h; UTD 2: 5 x 2,549 s = 3.5 h, more than
+#   a chunk; the published UTD 20: 5 x 24,869 s = 35 h per run.
+# - Cal-QL, per seed: 60k updates x (0.0086 + 0.0095 x samples) s + 13 evaluations; 2 samples
+#   per source: 5 x 1,679 s = 2.3 h; 3: 5 x 2,250 s = 3.1 h; the reference 10: 5 x 6,234 s =
+#   8.7 h per run, 52 h for the 30 seed-runs (more than the rest of the grid together).
+CPU_RLPD_UTD = 1
+CPU_CALQL_SAMPLES = 2
 
 # `gpu`: the offline-to-online literature's online budget (RLPD's 250k env steps) on one GPU
 # machine, 10 seeds, all four tasks; 5 cycles of 50k offline updates + 50k env steps.
@@ -488,7 +511,7 @@ SUITES: dict[str, Suite] = {
             COOPO_1CYCLE,
             AWAC_FT,
             IQL_FT,
-            CALQL_FT,
+            calql_ft(CPU_CALQL_SAMPLES),
             rlpd(CPU_RLPD_UTD),
             SAC_SCRATCH,
         ),
@@ -499,13 +522,17 @@ SUITES: dict[str, Suite] = {
             "30k offline gradient steps and 30k online env steps per run (COOPO: 3 cycles of "
             "10k + 10k; the one-switch methods: 30k then 30k), 100k-transition halfcheetah-medium "
             "(the medium-replay datasets: their whole replay buffers), one update per env step "
-            f"except RLPD (UTD {CPU_RLPD_UTD}: its published 20 does not fit this machine, see "
-            "coopo/bench/suites.py), evaluation every 2.5k env steps with 10 episodes."
+            f"except RLPD (UTD {CPU_RLPD_UTD}: its published 20 does not fit this machine), "
+            f"Cal-QL with {CPU_CALQL_SAMPLES} sampled actions per source in its conservative "
+            "term instead of 10 (10 would cost more than the rest of the grid together; "
+            "both are the highest that fit a chunk, see coopo/bench/suites.py), evaluation "
+            "every 2.5k env steps with 10 episodes."
         ),
         estimated_hours=(
-            "~17 h on 2 CPU cores in 8 chunks of <= 2.5 h (coopo bench --list; an upper bound "
-            "from CPU_WORKER_RATES), plus building the two medium-replay datasets (re-running "
-            "their behaviour training) in the first chunk"
+            "~23 h on 2 CPU cores in 12 chunks of <= 2.5 h (coopo bench --list; 45 worker-hours "
+            "at the per-worker rates measured by benchmarks/run_cost.py on the 2-core AMD EPYC "
+            "host, an upper bound), plus building the two medium-replay datasets (re-running "
+            "their behaviour training) in their first chunks"
         ),
         targets=(60.0,),
         chunk_hours=2.5,
@@ -626,6 +653,12 @@ SUITES: dict[str, Suite] = {
                 {"offline": "cal_ql", "cal_ql": {"num_samples": 1}},
                 "As calql with 1 sampled action per source (3 per state instead of 30) in the "
                 "conservative term: a noisier estimate of the same penalty at a CPU-sized cost",
+            ),
+            coopo_variant(
+                "actor-lr-3e-5",
+                {"sac": {"actor_lr": 3e-5}},
+                "SAC's actor learns 10x slower than its critic (3e-5 against 3e-4), so the critic "
+                "can learn what the actor's new actions do before the actor has moved far",
             ),
             coopo_variant(
                 "kl1",

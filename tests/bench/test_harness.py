@@ -62,14 +62,46 @@ def test_cpu_suite_is_what_the_issue_asks_for():
     assert (one["method"], one["offline"], one["online"]) == ("o2o", "awac_kl", "sac")
     assert one["sac"] == coopo["sac"] and one["awac_kl"] == coopo["awac_kl"]
     assert specs["calql-ft"]["offline"] == specs["calql-ft"]["online"] == "cal_ql"
-    # RLPD as published, except a UTD the CPU can pay for (still above 1)
+    # RLPD as published, except its UTD; Cal-QL as published, except its sampled actions
     r = specs["rlpd"]
     assert r["rlpd"]["target_entropy_scale"] == 0.5 and r["rlpd"]["num_critics"] == 10
     assert r["rlpd"]["num_min_q"] == 2 and r["rlpd"]["critic_layer_norm"]
     assert r["scratch_uses_dataset"] and r["online_dataset_fraction"] == 0.5
-    assert r["utd_ratio"] > 1 and r["random_steps"] == 5_000
+    assert r["random_steps"] == 5_000
+    assert specs["calql-ft"]["cal_ql"]["cql_alpha"] == 5.0
     s = specs["sac-scratch"]
     assert not s["scratch_uses_dataset"] and not s["normalize_observations"]
+
+
+def test_cpu_suite_departures_are_the_highest_that_fit_a_chunk():
+    """RLPD's UTD and Cal-QL's sampled actions in the `cpu` suite are the highest whose run
+    fits one chunk at the measured per-worker rates: one more does not fit."""
+    from coopo.bench.suites import worker_seconds
+
+    cpu = SUITES["cpu"]
+    limit = cpu.chunk_hours * 3600
+
+    def cost(method: str, **change: int) -> float:
+        """The dearest run of ``method`` with config ``change`` (cal_ql_num_samples or
+        utd_ratio)."""
+        worst = 0.0
+        for spec in (s for s in expand(cpu) if s.method == method):
+            config = dict(spec.config)
+            if "utd_ratio" in change:
+                config["utd_ratio"] = change["utd_ratio"]
+            if "num_samples" in change:
+                config["cal_ql"] = {**config["cal_ql"], "num_samples": change["num_samples"]}
+            worst = max(worst, worker_seconds(dataclasses.replace(spec, config=config)))
+        return worst
+
+    r = next(s for s in expand(cpu) if s.method == "rlpd").config
+    c = next(s for s in expand(cpu) if s.method == "calql-ft").config
+    utd, n = r["utd_ratio"], c["cal_ql"]["num_samples"]
+    assert cost("rlpd", utd_ratio=utd) <= limit < cost("rlpd", utd_ratio=utd + 1)
+    assert cost("calql-ft", num_samples=n) <= limit < cost("calql-ft", num_samples=n + 1)
+    # the published settings, where a GPU budget pays for them
+    gpu = {s.method: s.config for s in expand(SUITES["gpu"])}
+    assert gpu["rlpd"]["utd_ratio"] == 20 and gpu["calql-ft"]["cal_ql"]["num_samples"] == 10
 
 
 def test_gpu_suite_covers_all_four_tasks_at_the_literature_budget():

@@ -623,6 +623,12 @@ SUITES: dict[str, Suite] = {
                 "As anchor-kl-const with lambda 0.1",
             ),
             coopo_variant(
+                "anchor-trust",
+                {"sac": {"anchor_kl_coef": 1.0, "anchor_tau": 0.001}},
+                "As anchor-kl-const (lambda 1), with the anchor following the actor (Polyak "
+                "rate 0.001): the KL term bounds how fast the policy moves, not how far",
+            ),
+            coopo_variant(
                 "plain-q",
                 {"sac": {"backup_entropy": False}},
                 "SAC learns the plain Q of the offline phase (no entropy in the TD target)",

@@ -16,6 +16,9 @@ fitted on dataset actions only, so it climbs to over-estimated actions off the d
   actor then maximises ``E_pi[Q] - lambda_t KL(pi || pi_anchor)`` (plus SAC's entropy term),
   whose maximiser is ``pi_anchor exp(Q / lambda_t)``: the offline phase's closed form, so
   ``lambda`` has the units and meaning of AWAC-KL's ``awac_lambda`` (in Q units).
+- ``anchor_tau``: the anchor follows the actor by Polyak averaging after every update, so the
+  KL term bounds how fast the policy moves instead of how far it may go from the handed-over
+  actor (a trust region; 0 keeps the anchor fixed for the phase).
 - ``critic_warmup_steps``: after a handoff, the first W updates train the critic only (actor
   and temperature frozen, their optimizer moments untouched).
 - ``target_entropy_from_actor``: at a handoff the target entropy becomes the incoming actor's
@@ -81,6 +84,8 @@ class Config:
     """lambda of lambda * KL(pi || handed-over actor) in the actor loss after a handoff (Q units, like awac_lambda); 0 = off."""
     anchor_kl_decay_steps: int = 0
     """Updates over which the anchor KL weight decays linearly to 0 (0: constant for the phase)."""
+    anchor_tau: float = 0.0
+    """Polyak rate at which the anchor follows the actor after every update (a trust region on how fast the policy moves); 0: the anchor stays the handed-over actor for the phase."""
     critic_warmup_steps: int = 0
     """Updates after a handoff that train the critic only (actor and temperature frozen)."""
     target_entropy_from_actor: bool = False
@@ -103,9 +108,12 @@ class State(struct.PyTreeNode):
 
 def validate(config: Config, net: NetworkConfig) -> list[tuple[str, str]]:
     """Config errors as (field, message)."""
+    errors = []
     if config.num_min_q > net.num_critics:
-        return [("num_min_q", f"must be <= network.num_critics ({net.num_critics})")]
-    return []
+        errors.append(("num_min_q", f"must be <= network.num_critics ({net.num_critics})"))
+    if not 0.0 <= config.anchor_tau <= 1.0:
+        errors.append(("anchor_tau", f"must be in [0, 1], got {config.anchor_tau}"))
+    return errors
 
 
 def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> State:
@@ -208,8 +216,13 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     actor = _keep_if(warming, state.actor, actor)
     temperature = _keep_if(warming, state.temperature, temperature)
 
+    anchor_actor = state.anchor_actor
+    if cfg.anchor_tau > 0:
+        anchor_actor = soft_update(anchor_actor, actor.params, cfg.anchor_tau)
+
     new_state = state.replace(
         actor=actor,
+        anchor_actor=anchor_actor,
         critic=critic,
         target_critic=soft_update(state.target_critic, critic.params, cfg.tau),
         temperature=temperature,

@@ -69,6 +69,38 @@ def test_anchor_kl_off_before_any_handoff():
     assert all(m["anchor_kl_weight"] == 0.0 for m in metrics)
 
 
+def test_anchor_tau_moves_the_anchor_toward_the_actor_by_polyak_averaging():
+    """With anchor_tau the anchor after an update is (1 - tau) * anchor + tau * new actor,
+    exactly; with 0 it stays the handed-over actor for the whole phase."""
+    h = incoming()
+    fixed = sac.absorb(fresh(anchor_kl_coef=1.0), h)
+    after, _ = run(fixed, 5)
+    assert not differ(after.anchor_actor, h.actor)
+
+    tau = 0.25
+    state = sac.absorb(fresh(anchor_kl_coef=1.0, anchor_tau=tau), h)
+    one, _ = run(state, 1)
+    expected = jax.tree_util.tree_map(
+        lambda a, p: (1 - tau) * a + tau * p, h.actor, one.actor.params
+    )
+    for x, y in zip(
+        jax.tree_util.tree_leaves(one.anchor_actor),
+        jax.tree_util.tree_leaves(expected),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+    # over many updates the moving anchor stays closer to the actor than the fixed one does
+    moving, m_moving = run(state, 60)
+    still, m_still = run(fixed, 60)
+    assert m_moving[-1]["anchor_kl"] < m_still[-1]["anchor_kl"]
+    # a new handoff resets the anchor to the incoming actor
+    again = sac.absorb(moving, h)
+    assert not differ(again.anchor_actor, h.actor)
+    assert sac.validate(sac.Config(anchor_tau=1.5), NET) == [
+        ("anchor_tau", "must be in [0, 1], got 1.5")
+    ]
+
+
 def test_critic_warmup_freezes_actor_and_temperature_only():
     state = sac.absorb(fresh(critic_warmup_steps=3), incoming())
     warm, _ = run(state, 3)

@@ -70,7 +70,9 @@ def test_critic_layer_norm_reaches_every_actor_critic_algorithm():
 
     def layer_norms(state):
         leaves = jax.tree_util.tree_leaves_with_path(state.critic.params)
-        return {jax.tree_util.keystr(p) for p, _ in leaves if "LayerNorm" in jax.tree_util.keystr(p)}
+        return {
+            jax.tree_util.keystr(p) for p, _ in leaves if "LayerNorm" in jax.tree_util.keystr(p)
+        }
 
     for name in ("awac_kl", "sac", "td3", "iql", "cal_ql"):
         algo = algorithm(name)

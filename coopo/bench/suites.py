@@ -302,6 +302,8 @@ IQL_FT = MethodSpec(
     "IQL fine-tuning: IQL offline, then IQL online (one cycle)",
     offline_to_online=True,
 )
+
+
 # Cal-QL (Nakamoto et al. 2023; its reference code and CORL's cal_ql.py, locomotion): CQL(H)
 # with alpha 5, 10 sampled actions, actor lr 1e-4, critic lr 3e-4, the Monte-Carlo lower bound
 # on policy-action Q values; fine-tuning with 50/50 offline/online batches (their

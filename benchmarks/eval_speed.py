@@ -109,12 +109,8 @@ def main() -> None:
     width = max(len(r["row"]) for r in rows)
     for r in rows:
         print(f"{r['row']:<{width}}  {r['value']:>10.2f}  {r['unit']}")
-    import jax
-
-    d = jax.devices()[0]
-    device = f"cpu-{os.cpu_count()}core" if d.platform == "cpu" else d.device_kind.lower()
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"eval-speed-{device.replace(' ', '-')}.json"
+    out = RESULTS / f"eval-speed-{provenance.device_tag()}.json"
     meta = {
         "command": "python benchmarks/eval_speed.py",
         "load_average": os.getloadavg(),

@@ -29,6 +29,7 @@ writes into the same layout (no shared filesystem needed).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -96,16 +97,18 @@ def is_finished(path: Path) -> bool:
     return (path / FINISHED).is_file()
 
 
-def dataset_hash(dataset: Path, _cache: dict[tuple[str, int, int], str] = {}) -> str:  # noqa: B006
+def dataset_hash(dataset: Path) -> str:
     """The content hash of a dataset file (what runs record in their ``dataset.json``),
     computed once per file version."""
+    st = dataset.stat()
+    return _content_hash(str(dataset.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.cache
+def _content_hash(path: str, size: int, mtime_ns: int) -> str:
     from coopo.data import read_npz
 
-    st = dataset.stat()
-    key = (str(dataset.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _cache:
-        _cache[key] = read_npz(dataset).content_hash()
-    return _cache[key]
+    return read_npz(path).content_hash()
 
 
 def check_same_dataset(path: Path, dataset: Path) -> None:

@@ -117,6 +117,15 @@ def calql_lower_bound(q_pi: jax.Array, mc_returns: jax.Array) -> jax.Array:
     return jnp.maximum(q_pi, mc_returns)
 
 
+def mc_lower_bounded_target(target: jax.Array, mc_returns: jax.Array) -> jax.Array:
+    """max(TD target, G_mc): a TD target bounded below by the observed discounted return of the
+    rest of the row's episode (optimality tightening, He et al. 2017, with the lower bound of
+    Cal-QL's Monte-Carlo return). Rows with no known return carry ``NO_MC_RETURN`` (-1e9), for
+    which the target is unchanged. No gradient flows through it."""
+    assert target.shape == mc_returns.shape, (target.shape, mc_returns.shape)
+    return jax.lax.stop_gradient(jnp.maximum(target, mc_returns))
+
+
 def gae(
     r_t: jax.Array,
     v_t: jax.Array,

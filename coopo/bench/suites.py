@@ -669,6 +669,12 @@ SUITES: dict[str, Suite] = {
                 "can learn what the actor's new actions do before the actor has moved far",
             ),
             coopo_variant(
+                "mc-bound",
+                {"awac_kl": {"mc_lower_bound": True}},
+                "The anchoring critic's TD target is bounded below by the dataset's discounted "
+                "return-to-go, so the critic handed to SAC is not still climbing (cause 4)",
+            ),
+            coopo_variant(
                 "kl1",
                 {"awac_kl": {"kl_coef": 1.0}},
                 "Offline phases hold 10x closer to the policy the online phase ended with (beta 1)",

@@ -675,6 +675,13 @@ SUITES: dict[str, Suite] = {
                 "return-to-go, so the critic handed to SAC is not still climbing (cause 4)",
             ),
             coopo_variant(
+                "online-calql",
+                {"online": "cal_ql", "cal_ql": {"num_samples": 2}},
+                "AWAC-KL anchors, Cal-QL fine-tunes: SAC's actor update on a critic that keeps "
+                "Cal-QL's conservative term online (2 sampled actions per source, the cpu "
+                "suite's setting)",
+            ),
+            coopo_variant(
                 "kl1",
                 {"awac_kl": {"kl_coef": 1.0}},
                 "Offline phases hold 10x closer to the policy the online phase ended with (beta 1)",

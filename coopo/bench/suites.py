@@ -692,6 +692,18 @@ SUITES: dict[str, Suite] = {
                 "Fresh Adam moments for SAC's actor and critic at each handoff",
             ),
             COOPO_1CYCLE,
+            MethodSpec(
+                "coopo-1cycle-online-calql",
+                {
+                    "method": "o2o",
+                    "offline": "awac_kl",
+                    "online": "cal_ql",
+                    "cal_ql": {"num_samples": 2},
+                },
+                "coopo-online-calql's pair switched once (30k AWAC-KL updates, then 30k env "
+                "steps of Cal-QL): its control for cycling",
+                offline_to_online=True,
+            ),
         ),
         seeds=(0, 1, 2),
         dataset_size=100_000,

@@ -9,6 +9,8 @@ Prints, per dataset and method (mean over seeds):
   every method is judged on the same number of evaluations after a switch;
 - the end-of-offline score of every cycle (does anchoring keep online progress?);
 - final: mean of the last 3 evaluations;
+- the same for each seed's first switch only (comparable between full runs and runs stopped
+  after their first cycle), with the score at the end of the window;
 - at the switch: data_action_mse, Q on dataset actions and on policy actions, and the first
   online critic loss, temperature and entropy.
 Writes `handoff-summary.json` into the results directory and, with ``--out``, one PNG per
@@ -81,6 +83,7 @@ def switches(rows: list[dict], window: int) -> list[dict]:
                 "end_of_offline": score(r),
                 "worst_after": min(score(e) for e in after),
                 "first_after": score(after[0]),
+                "last_after": score(after[-1]),
                 "evaluations": len(after),
                 "mse_before": r.get("eval/data_action_mse"),
                 "mse_after": after[0].get("eval/data_action_mse"),
@@ -116,6 +119,24 @@ def summarise(runs: dict[tuple[str, str], list[dict]], window: int) -> dict:
             vals = [x[key] for v in sw.values() for x in v if x.get(key) is not None]
             return float(np.mean(vals)) if vals else None
 
+        firsts = [v[0] for v in sw.values() if v]  # each seed's first switch
+
+        def first_mean(fn, firsts=firsts) -> float | None:
+            vals = [fn(x) for x in firsts if fn(x) is not None]
+            return float(np.mean(vals)) if vals else None
+
+        def gap(x: dict) -> float | None:
+            if x.get("q_policy_after") is None:
+                return None
+            return x["q_policy_after"] - x["q_data_after"]
+
+        first_switch = {
+            "end_of_offline": first_mean(lambda x: x["end_of_offline"]),
+            "drop": first_mean(lambda x: x["end_of_offline"] - x["worst_after"]),
+            "mse_after": first_mean(lambda x: x["mse_after"]),
+            "q_gap_after": first_mean(gap),
+            "score_at_window_end": first_mean(lambda x: x["last_after"]),
+        }
         finals = [final_score(r) for r in seeds.values()]
         summary.setdefault(dataset, {})[method] = {
             "seeds": len(seeds),
@@ -124,6 +145,7 @@ def summarise(runs: dict[tuple[str, str], list[dict]], window: int) -> dict:
             "end_of_offline_by_cycle": eoo,
             "final_mean": float(np.mean(finals)),
             "final_per_seed": finals,
+            "first_switch": first_switch,
             **{
                 k: mean_of(k)
                 for k in (
@@ -163,6 +185,24 @@ def print_table(summary: dict) -> None:
                 f"| {fmt(s['q_data_before'])} / {fmt(s['q_policy_before'])} "
                 f"| {fmt(s['q_data_after'])} / {fmt(s['q_policy_after'])} "
                 f"| {fmt(s['critic_loss_after'])} / {fmt(s['alpha_after'], 3)} / {fmt(s['entropy_after'])} |"
+            )
+
+
+def print_first_switch(summary: dict) -> None:
+    """The first switch of every seed only: comparable between full runs and runs stopped
+    after their first cycle."""
+    for dataset, methods in summary.items():
+        print(f"\n## {dataset}, first switch only\n")
+        print(
+            "| method | end of offline | drop | data mse after 1st eval | Q(pi) - Q(data) after "
+            "1st eval | score at the window's end |"
+        )
+        print("|---|---|---|---|---|---|")
+        for m, s in methods.items():
+            f = s["first_switch"]
+            print(
+                f"| {m} | {fmt(f['end_of_offline'])} | {fmt(f['drop'])} | {fmt(f['mse_after'], 2)} "
+                f"| {fmt(f['q_gap_after'])} | {fmt(f['score_at_window_end'])} |"
             )
 
 
@@ -228,6 +268,7 @@ def main() -> None:
     runs = load_runs(args.results)
     summary = summarise(runs, args.window)
     print_table(summary)
+    print_first_switch(summary)
     (args.results / "handoff-summary.json").write_text(json.dumps(summary, indent=1))
     if args.out:
         methods = args.methods or sorted({m for _, m in runs})

@@ -1,0 +1,61 @@
+"""benchmarks/handoff_analysis.py: the drop at a switch and the first-switch table, on
+hand-made metrics with known answers."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "handoff_analysis.py"
+spec = importlib.util.spec_from_file_location("handoff_analysis", PATH)
+ha = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ha)
+
+
+def ev(seed, cycle, phase, env_steps, score, phase_end=False, mse=0.1):
+    return {
+        "seed": seed,
+        "cycle": cycle,
+        "phase": phase,
+        "env_steps": env_steps,
+        "eval/return": score,
+        "eval/normalized_score": score,
+        "eval/phase_end": float(phase_end),
+        "eval/data_action_mse": mse,
+        "eval/q_data": 10.0,
+        "eval/q_policy": 12.0,
+    }
+
+
+def run(seed, off1, online1, off2, online2):
+    """Two cycles of a 2k-step online phase evaluated every 1k steps."""
+    rows = [ev(seed, 0, "offline", 0, off1, True)]
+    rows += [ev(seed, 0, "online", 1000 * (i + 1), s, i == 1) for i, s in enumerate(online1)]
+    rows += [ev(seed, 1, "offline", 2000, off2, True)]
+    rows += [ev(seed, 1, "online", 2000 + 1000 * (i + 1), s, i == 1) for i, s in enumerate(online2)]
+    return rows
+
+
+def test_drop_is_end_of_offline_minus_the_worst_evaluation_of_the_window():
+    rows = run(0, 30.0, [10.0, 20.0], 40.0, [35.0, 38.0]) + run(
+        1, 20.0, [18.0, 5.0], 30.0, [30.0, 31.0]
+    )
+    s = ha.summarise({("d", "m"): rows}, window=2000)["d"]["m"]
+    assert sorted(s["drop_per_seed_switch"]) == pytest.approx([0.0, 5.0, 15.0, 20.0])
+    assert s["drop_mean"] == pytest.approx(10.0)
+    assert s["end_of_offline_by_cycle"] == pytest.approx([25.0, 35.0])
+    f = s["first_switch"]  # seed 0: 30 -> min 10; seed 1: 20 -> min 5
+    assert f["drop"] == pytest.approx((20.0 + 15.0) / 2)
+    assert f["end_of_offline"] == pytest.approx(25.0)
+    assert f["score_at_window_end"] == pytest.approx((20.0 + 5.0) / 2)
+    assert f["q_gap_after"] == pytest.approx(2.0)
+    # final: the mean of the last 3 evaluations of each seed, then over seeds
+    assert s["final_mean"] == pytest.approx(((40 + 35 + 38) / 3 + (30 + 30 + 31) / 3) / 2)
+
+
+def test_the_window_limits_the_evaluations_judged_after_a_switch():
+    rows = run(0, 30.0, [25.0, 0.0], 40.0, [35.0, 38.0])
+    s = ha.summarise({("d", "m"): rows}, window=1000)["d"]["m"]
+    assert s["first_switch"]["drop"] == pytest.approx(5.0)  # the 0 at 2k is outside

@@ -11,6 +11,7 @@ Prints, per dataset and method (mean over seeds):
 - final: mean of the last 3 evaluations;
 - the same for each seed's first switch only (comparable between full runs and runs stopped
   after their first cycle), with the score at the end of the window;
+- the dataset's mean discounted return-to-go, next to which to read the critic's Q values;
 - at the switch: data_action_mse, Q on dataset actions and on policy actions, and the first
   online critic loss, temperature and entropy.
 Writes `handoff-summary.json` into the results directory and, with ``--out``, one PNG per
@@ -188,6 +189,19 @@ def print_table(summary: dict) -> None:
             )
 
 
+def data_returns_to_go(results: Path, discount: float = 0.99) -> dict[str, float]:
+    """Mean discounted return-to-go of each dataset in ``results/datasets`` (what a critic of
+    the behaviour policy would converge to on the data's own actions, on average)."""
+    from coopo.data.dataset import discounted_returns_to_go
+    from coopo.data.io import load
+
+    out = {}
+    for f in sorted(results.glob("datasets/*.npz")):
+        name = f.stem.rsplit("-n", 1)[0]
+        out[name] = float(discounted_returns_to_go(load(f), discount).mean())
+    return out
+
+
 def print_first_switch(summary: dict) -> None:
     """The first switch of every seed only: comparable between full runs and runs stopped
     after their first cycle."""
@@ -269,6 +283,10 @@ def main() -> None:
     summary = summarise(runs, args.window)
     print_table(summary)
     print_first_switch(summary)
+    rtg = data_returns_to_go(args.results)
+    for dataset, value in rtg.items():
+        print(f"\n{dataset}: the data's mean discounted return-to-go (gamma 0.99) is {value:.1f}")
+    summary["data_mean_return_to_go"] = rtg
     (args.results / "handoff-summary.json").write_text(json.dumps(summary, indent=1))
     if args.out:
         methods = args.methods or sorted({m for _, m in runs})

@@ -113,17 +113,11 @@ def cql_penalty(
 
 def calql_lower_bound(q_pi: jax.Array, mc_returns: jax.Array) -> jax.Array:
     """Cal-QL (Nakamoto et al. 2023): policy-action Q values in the CQL penalty are bounded
-    below by the behaviour policy's Monte-Carlo return, max(Q(s, a_pi), V_mc(s))."""
+    below by the behaviour policy's Monte-Carlo return, max(Q(s, a_pi), V_mc(s)). Rows with no
+    known return carry ``NO_MC_RETURN`` (-1e9) and are left as they are. AWAC-KL's
+    ``mc_lower_bound`` applies the same bound to its TD target (optimality tightening,
+    He et al. 2017)."""
     return jnp.maximum(q_pi, mc_returns)
-
-
-def mc_lower_bounded_target(target: jax.Array, mc_returns: jax.Array) -> jax.Array:
-    """max(TD target, G_mc): a TD target bounded below by the observed discounted return of the
-    rest of the row's episode (optimality tightening, He et al. 2017, with the lower bound of
-    Cal-QL's Monte-Carlo return). Rows with no known return carry ``NO_MC_RETURN`` (-1e9), for
-    which the target is unchanged. No gradient flows through it."""
-    assert target.shape == mc_returns.shape, (target.shape, mc_returns.shape)
-    return jax.lax.stop_gradient(jnp.maximum(target, mc_returns))
 
 
 def gae(

@@ -682,6 +682,22 @@ SUITES: dict[str, Suite] = {
                 "suite's setting)",
             ),
             coopo_variant(
+                "online-calql-data+online",
+                {
+                    "online": "cal_ql",
+                    "cal_ql": {"num_samples": 2},
+                    "offline_data": "dataset+online",
+                },
+                "As online-calql, with offline phases that sample the dataset plus all online "
+                "data so far, so anchoring also fits what the online phases found",
+            ),
+            coopo_variant(
+                "online-calql-kl1",
+                {"online": "cal_ql", "cal_ql": {"num_samples": 2}, "awac_kl": {"kl_coef": 1.0}},
+                "As online-calql, with offline phases held 10x closer to the policy the online "
+                "phase ended with (beta 1)",
+            ),
+            coopo_variant(
                 "kl1",
                 {"awac_kl": {"kl_coef": 1.0}},
                 "Offline phases hold 10x closer to the policy the online phase ended with (beta 1)",

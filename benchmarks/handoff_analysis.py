@@ -12,6 +12,9 @@ Prints, per dataset and method (mean over seeds):
 - the same for each seed's first switch only (comparable between full runs and runs stopped
   after their first cycle), with the score at the end of the window;
 - the dataset's mean discounted return-to-go, next to which to read the critic's Q values;
+- the criteria of each cycled method against its one-switch control (``--pairs``): mean drop
+  at most 5, end-of-offline scores that never fall, final score paired by seed against the
+  control's;
 - at the switch: data_action_mse, Q on dataset actions and on policy actions, and the first
   online critic loss, temperature and entropy.
 Writes `handoff-summary.json` into the results directory and, with ``--out``, one PNG per
@@ -21,6 +24,7 @@ dataset of the probe curves of the selected methods.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -141,6 +145,10 @@ def summarise(runs: dict[tuple[str, str], list[dict]], window: int) -> dict:
         finals = [final_score(r) for r in seeds.values()]
         summary.setdefault(dataset, {})[method] = {
             "seeds": len(seeds),
+            "final_by_seed": {str(k): final_score(r) for k, r in sorted(seeds.items())},
+            "end_of_offline_by_seed": {
+                str(k): [x["end_of_offline"] for x in v] for k, v in sorted(sw.items())
+            },
             "drop_mean": float(np.mean(drops)) if drops else None,
             "drop_per_seed_switch": drops,
             "end_of_offline_by_cycle": eoo,
@@ -220,6 +228,91 @@ def print_first_switch(summary: dict) -> None:
             )
 
 
+DEFAULT_PAIRS = (
+    "coopo:coopo-1cycle",
+    "coopo-online-calql:coopo-1cycle-online-calql",
+    "coopo-online-calql-data+online:coopo-1cycle-online-calql",
+    "coopo-online-calql-kl1:coopo-1cycle-online-calql",
+)
+MAX_DROP = 5.0  # the handoff criterion: average drop at a switch of at most 5 points
+
+
+def never_falls(values: list[float]) -> bool:
+    return all(b >= a for a, b in itertools.pairwise(values))
+
+
+def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
+    """The handoff criteria of a cycled method against its one-switch control, per dataset:
+    its mean drop at a switch (at most ``MAX_DROP``), whether its mean end-of-offline score
+    never falls from one cycle to the next (and on how many seeds), and its final score against
+    the control's, paired by seed (``coopo.bench.stats.paired_difference``: mean difference,
+    95% t interval, two-sided p)."""
+    from coopo.bench.stats import paired_difference
+
+    out: dict = {}
+    for dataset, methods in summary.items():
+        if not isinstance(methods, dict):
+            continue
+        for cycled, control in pairs:
+            if cycled not in methods:
+                continue
+            c = methods[cycled]
+            eoo = c["end_of_offline_by_cycle"]
+            by_seed = c["end_of_offline_by_seed"].values()
+            rising = [never_falls(v) for v in by_seed if len(v) > 1]
+            row: dict = {
+                "control": control,
+                "drop_mean": c["drop_mean"],
+                "drop_ok": c["drop_mean"] is not None and c["drop_mean"] <= MAX_DROP,
+                "end_of_offline_by_cycle": eoo,
+                "end_of_offline_never_falls": len(eoo) > 1 and never_falls(eoo),
+                "seeds_never_falling": f"{sum(rising)}/{len(rising)}",
+                "final": c["final_mean"],
+            }
+            if control in methods:
+                k = methods[control]
+                shared = sorted(set(c["final_by_seed"]) & set(k["final_by_seed"]), key=int)
+                d = paired_difference(
+                    [c["final_by_seed"][s] for s in shared],
+                    [k["final_by_seed"][s] for s in shared],
+                )
+                row.update(
+                    control_final=k["final_mean"],
+                    paired_seeds=d.n,
+                    paired_difference=d.mean,
+                    paired_low=d.low,
+                    paired_high=d.high,
+                    paired_p=d.p_value,
+                )
+            out.setdefault(dataset, {})[cycled] = row
+    return out
+
+
+def print_criteria(crit: dict) -> None:
+    for dataset, rows in crit.items():
+        print(f"\n## {dataset}, criteria against the one-switch control\n")
+        print(
+            f"| method | drop (<= {MAX_DROP:g}) | end-of-offline by cycle (never falls; seeds) "
+            "| final | control | final - control, paired (95% CI, p) |"
+        )
+        print("|---|---|---|---|---|---|")
+        for m, r in rows.items():
+            eoo = " -> ".join(fmt(x) for x in r["end_of_offline_by_cycle"])
+            ok = "yes" if r["end_of_offline_never_falls"] else "no"
+            paired = "-"
+            if "paired_difference" in r:
+                paired = (
+                    f"{fmt(r['paired_difference'])} ({fmt(r['paired_low'])} to "
+                    f"{fmt(r['paired_high'])}, p {fmt(r['paired_p'], 2)}; "
+                    f"{r['paired_seeds']} seeds)"
+                )
+            print(
+                f"| {m} | {fmt(r['drop_mean'])} ({'met' if r['drop_ok'] else 'not met'}) "
+                f"| {eoo} ({ok}; {r['seeds_never_falling']}) | {fmt(r['final'])} "
+                f"| {r['control']} {fmt(r.get('control_final'))} | {paired} |"
+            )
+
+
 PROBES = (
     ("eval/normalized_score", "normalised score"),
     ("eval/data_action_mse", "data_action_mse"),
@@ -278,15 +371,24 @@ def main() -> None:
     )
     ap.add_argument("--out", type=Path, default=None, help="directory for the PNG figures")
     ap.add_argument("--methods", nargs="*", default=None, help="methods in the figures")
+    ap.add_argument(
+        "--pairs",
+        nargs="*",
+        default=list(DEFAULT_PAIRS),
+        help="CYCLED:CONTROL method pairs judged by the criteria table",
+    )
     args = ap.parse_args()
     runs = load_runs(args.results)
     summary = summarise(runs, args.window)
     print_table(summary)
     print_first_switch(summary)
+    crit = criteria(summary, [tuple(p.split(":", 1)) for p in args.pairs])
+    print_criteria(crit)
     rtg = data_returns_to_go(args.results)
     for dataset, value in rtg.items():
         print(f"\n{dataset}: the data's mean discounted return-to-go (gamma 0.99) is {value:.1f}")
     summary["data_mean_return_to_go"] = rtg
+    summary["criteria"] = crit
     (args.results / "handoff-summary.json").write_text(json.dumps(summary, indent=1))
     if args.out:
         methods = args.methods or sorted({m for _, m in runs})

@@ -59,3 +59,36 @@ def test_the_window_limits_the_evaluations_judged_after_a_switch():
     rows = run(0, 30.0, [25.0, 0.0], 40.0, [35.0, 38.0])
     s = ha.summarise({("d", "m"): rows}, window=1000)["d"]["m"]
     assert s["first_switch"]["drop"] == pytest.approx(5.0)  # the 0 at 2k is outside
+
+
+def test_criteria_pair_the_cycled_run_with_its_control_by_seed():
+    cycled = run(0, 30.0, [28.0, 32.0], 40.0, [39.0, 41.0]) + run(
+        1, 20.0, [18.0, 25.0], 10.0, [12.0, 14.0]
+    )
+    control = run(0, 30.0, [20.0, 30.0], 30.0, [30.0, 30.0]) + run(
+        1, 20.0, [10.0, 10.0], 10.0, [10.0, 11.0]
+    )
+    summary = ha.summarise({("d", "cyc"): cycled, ("d", "one"): control}, window=2000)
+    r = ha.criteria(summary, [("cyc", "one"), ("absent", "one")])["d"]
+    assert set(r) == {"cyc"}
+    c = r["cyc"]
+    # drops: seed 0: 30-28, 40-39; seed 1: 20-18, 10-12 (a rise counts as -2)
+    assert c["drop_mean"] == pytest.approx((2 + 1 + 2 - 2) / 4)
+    assert c["drop_ok"]
+    assert c["end_of_offline_by_cycle"] == pytest.approx([25.0, 25.0])
+    assert c["end_of_offline_never_falls"]  # equal means do not fall
+    assert c["seeds_never_falling"] == "1/2"  # seed 1 falls 20 -> 10
+    # finals (last 3 evals): cycled 40, 12; control 30, 31/3 -> differences 10 and 12 - 31/3
+    d = [40.0 - 30.0, 12.0 - 31.0 / 3]
+    assert c["paired_seeds"] == 2
+    assert c["paired_difference"] == pytest.approx(sum(d) / 2)
+    assert c["paired_low"] < c["paired_difference"] < c["paired_high"]
+
+
+def test_criteria_flag_a_large_drop_and_falling_end_of_offline_scores():
+    rows = run(0, 30.0, [10.0, 20.0], 25.0, [24.0, 26.0])
+    c = ha.criteria(ha.summarise({("d", "cyc"): rows}, window=2000), [("cyc", "one")])["d"]["cyc"]
+    assert c["drop_mean"] == pytest.approx((20.0 + 1.0) / 2)
+    assert not c["drop_ok"]
+    assert not c["end_of_offline_never_falls"]
+    assert "paired_difference" not in c  # no control run

@@ -177,6 +177,14 @@ def anchored_actor_step(
     return state.actor.apply_gradients(grads=grads), loss, kl, log_prob
 
 
+def keep_if(keep: jax.Array, old: Any, new: Any) -> Any:
+    """``old`` where ``keep`` else ``new``, leaf by leaf (a train state frozen for an update:
+    parameters and optimizer moments alike, e.g. the actor during a critic warm-up)."""
+    import jax.numpy as jnp
+
+    return jax.tree_util.tree_map(lambda o, n: jnp.where(keep, o, n), old, new)
+
+
 def init_actor_critic(
     key: jax.Array, spec: EnvSpec, net: Any, actor_lr: float, critic_lr: float
 ) -> tuple[Any, Any]:

@@ -692,6 +692,12 @@ SUITES: dict[str, Suite] = {
                 "data so far, so anchoring also fits what the online phases found",
             ),
             coopo_variant(
+                "online-calql-warmup",
+                {"online": "cal_ql", "cal_ql": {"num_samples": 2, "critic_warmup_steps": 2_000}},
+                "As online-calql, with 2k critic-only updates after each handoff, so the "
+                "conservative penalty reshapes the handed-over critic before the actor moves",
+            ),
+            coopo_variant(
                 "online-calql-kl1",
                 {"online": "cal_ql", "cal_ql": {"num_samples": 2}, "awac_kl": {"kl_coef": 1.0}},
                 "As online-calql, with offline phases held 10x closer to the policy the online "

@@ -10,6 +10,11 @@ Gym-MuJoCo setting (cql_alpha 5, 10 samples, no entropy in the TD backup, as in 
 COOPO's KL-to-the-previous-policy term is added as in :mod:`.awac_kl`.
 
 :mod:`coopo.offline.cal_ql` is this update with the Monte-Carlo lower bound switched on.
+
+``critic_warmup_steps`` (off by default; ``docs/handoffs.md``): after a handoff into this
+algorithm (from the second phase on, when it fine-tunes after another algorithm's anchoring
+or anchors after another's fine-tuning) the first W updates train the critic only, so the
+conservative penalty reshapes the critic it was handed before the actor follows it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from flax.training.train_state import TrainState
 
 from coopo import distributions as D
 from coopo.algorithms import (
+    PolicyHandoff,
     absorb_as_anchor,
     actor_critic_handoff,
     init_actor_critic,
     init_temperature,
+    keep_if,
     stochastic_actor_act,
 )
 from coopo.losses import (
@@ -70,6 +77,8 @@ class Config:
     """Subtract alpha log pi(a'|s') in the TD target."""
     kl_coef: float = 0.1
     """beta in beta * KL(pi || pi_prev), active from the second offline phase on (0 = off)."""
+    critic_warmup_steps: int = 0
+    """Updates after a handoff into this algorithm that train the critic only (actor and temperature frozen), so the conservative penalty reshapes a handed-over critic before the actor follows it."""
 
 
 class State(struct.PyTreeNode):
@@ -79,6 +88,7 @@ class State(struct.PyTreeNode):
     temperature: TrainState  # params = {"log_alpha": scalar}
     reference_actor: Params
     kl_active: jax.Array
+    steps_since_handoff: jax.Array  # updates since the last absorb (int32)
     target_entropy: float = struct.field(pytree_node=False)
     config: Config = struct.field(pytree_node=False)
 
@@ -92,6 +102,7 @@ def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> S
         temperature=init_temperature(config.init_temperature, config.temperature_lr),
         reference_actor=actor.params,
         kl_active=jnp.zeros(()),
+        steps_since_handoff=jnp.zeros((), jnp.int32),
         target_entropy=-float(spec.act_dim),
         config=config,
     )
@@ -159,11 +170,15 @@ def conservative_update(
         lambda p: sac_temperature_loss(p["log_alpha"], logp, state.target_entropy)
     )(state.temperature.params)
 
+    temperature = state.temperature.apply_gradients(grads=temp_grads)
+    # Critic warm-up after a handoff: the actor and temperature (and their moments) stay.
+    warming = (state.kl_active > 0) & (state.steps_since_handoff < cfg.critic_warmup_steps)
     new_state = state.replace(
-        actor=actor,
+        actor=keep_if(warming, state.actor, actor),
         critic=critic,
         target_critic=soft_update(state.target_critic, critic.params, cfg.tau),
-        temperature=state.temperature.apply_gradients(grads=temp_grads),
+        temperature=keep_if(warming, state.temperature, temperature),
+        steps_since_handoff=state.steps_since_handoff + 1,
     )
     metrics = {
         "critic_loss": critic_loss,
@@ -182,6 +197,11 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     return conservative_update(state, batch, key, calibrated=False)
 
 
+def absorb(state: State, h: PolicyHandoff) -> State:
+    """Start from the handed-over actor and critics; the actor becomes pi_prev of the KL term
+    and the warm-up clock restarts."""
+    return absorb_as_anchor(state, h).replace(steps_since_handoff=jnp.zeros((), jnp.int32))
+
+
 act = stochastic_actor_act
 handoff = actor_critic_handoff
-absorb = absorb_as_anchor

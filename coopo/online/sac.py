@@ -47,6 +47,7 @@ from coopo.algorithms import (
     actor_critic_handoff,
     init_actor_critic,
     init_temperature,
+    keep_if,
     stochastic_actor_act,
 )
 from coopo.losses import critic_mse, sac_actor_loss, sac_temperature_loss, soft_update, td_target
@@ -213,8 +214,8 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
 
     # Critic warm-up: the actor and temperature (and their Adam moments) stay as they were.
     warming = (state.anchor_active > 0) & (state.steps_since_handoff < cfg.critic_warmup_steps)
-    actor = _keep_if(warming, state.actor, actor)
-    temperature = _keep_if(warming, state.temperature, temperature)
+    actor = keep_if(warming, state.actor, actor)
+    temperature = keep_if(warming, state.temperature, temperature)
 
     anchor_actor = state.anchor_actor
     if cfg.anchor_tau > 0:
@@ -241,10 +242,6 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
         "target_entropy": target_entropy,
     }
     return new_state, metrics
-
-
-def _keep_if(keep: jax.Array, old: TrainState, new: TrainState) -> TrainState:
-    return jax.tree_util.tree_map(lambda o, n: jnp.where(keep, o, n), old, new)
 
 
 def absorb(state: State, h: PolicyHandoff) -> State:

@@ -27,9 +27,20 @@ import argparse
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
+
+
+def unfinished(results: Path) -> set[tuple[str, str]]:
+    """(dataset, method) cells with a run that has no ``results.json`` (in progress or
+    stopped): their "final" is only their latest evaluations, marked "(unfinished)"."""
+    return {
+        (f.parts[-4], f.parts[-3])
+        for f in results.glob("runs/*/*/*/metrics.jsonl")
+        if not (f.parent / "results.json").exists()
+    }
 
 
 def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
@@ -108,7 +119,11 @@ def final_score(rows: list[dict], last: int = 3) -> float:
     return float(np.mean([score(e) for e in evals(rows)[-last:]]))
 
 
-def summarise(runs: dict[tuple[str, str], list[dict]], window: int) -> dict:
+def summarise(
+    runs: dict[tuple[str, str], list[dict]],
+    window: int,
+    in_progress: Collection[tuple[str, str]] = (),
+) -> dict:
     summary: dict = {}
     for (dataset, method), rows in sorted(runs.items()):
         seeds = by_seed(rows)
@@ -145,6 +160,7 @@ def summarise(runs: dict[tuple[str, str], list[dict]], window: int) -> dict:
         finals = [final_score(r) for r in seeds.values()]
         summary.setdefault(dataset, {})[method] = {
             "seeds": len(seeds),
+            "finished": (dataset, method) not in in_progress,
             "final_by_seed": {str(k): final_score(r) for k, r in sorted(seeds.items())},
             "end_of_offline_by_seed": {
                 str(k): [x["end_of_offline"] for x in v] for k, v in sorted(sw.items())
@@ -188,6 +204,7 @@ def print_table(summary: dict) -> None:
         print("|---|---|---|---|---|---|---|---|---|")
         for m, s in methods.items():
             eoo = " -> ".join(fmt(x) for x in s["end_of_offline_by_cycle"])
+            m = m if s["finished"] else f"{m} (unfinished)"
             print(
                 f"| {m} | {s['seeds']} | {fmt(s['drop_mean'])} | {eoo or '-'} | {fmt(s['final_mean'])} "
                 f"| {fmt(s['mse_before'], 2)} -> {fmt(s['mse_after'], 2)} "
@@ -268,6 +285,7 @@ def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
                 "end_of_offline_never_falls": len(eoo) > 1 and never_falls(eoo),
                 "seeds_never_falling": f"{sum(rising)}/{len(rising)}",
                 "final": c["final_mean"],
+                "finished": c["finished"],
             }
             if control in methods:
                 k = methods[control]
@@ -277,6 +295,7 @@ def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
                     [k["final_by_seed"][s] for s in shared],
                 )
                 row.update(
+                    control_finished=k["finished"],
                     control_final=k["final_mean"],
                     paired_seeds=d.n,
                     paired_difference=d.mean,
@@ -306,10 +325,13 @@ def print_criteria(crit: dict) -> None:
                     f"{fmt(r['paired_high'])}, p {fmt(r['paired_p'], 2)}; "
                     f"{r['paired_seeds']} seeds)"
                 )
+            wip = {True: "", False: " (unfinished)"}
             print(
-                f"| {m} | {fmt(r['drop_mean'])} ({'met' if r['drop_ok'] else 'not met'}) "
+                f"| {m}{wip[r['finished']]} | {fmt(r['drop_mean'])} "
+                f"({'met' if r['drop_ok'] else 'not met'}) "
                 f"| {eoo} ({ok}; {r['seeds_never_falling']}) | {fmt(r['final'])} "
-                f"| {r['control']} {fmt(r.get('control_final'))} | {paired} |"
+                f"| {r['control']}{wip[r.get('control_finished', True)]} "
+                f"{fmt(r.get('control_final'))} | {paired} |"
             )
 
 
@@ -379,7 +401,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     runs = load_runs(args.results)
-    summary = summarise(runs, args.window)
+    summary = summarise(runs, args.window, unfinished(args.results))
     print_table(summary)
     print_first_switch(summary)
     crit = criteria(summary, [tuple(p.split(":", 1)) for p in args.pairs])

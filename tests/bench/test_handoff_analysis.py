@@ -92,3 +92,20 @@ def test_criteria_flag_a_large_drop_and_falling_end_of_offline_scores():
     assert not c["drop_ok"]
     assert not c["end_of_offline_never_falls"]
     assert "paired_difference" not in c  # no control run
+
+
+def test_runs_without_results_json_are_marked_unfinished(tmp_path):
+    import json
+
+    for method, done in (("a", True), ("b", False)):
+        d = tmp_path / "runs" / "d" / method / "seeds-0"
+        d.mkdir(parents=True)
+        rows = run(0, 30.0, [28.0, 32.0], 40.0, [39.0, 41.0])
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if done:
+            (d / "results.json").write_text("{}")
+    assert ha.unfinished(tmp_path) == {("d", "b")}
+    s = ha.summarise(ha.load_runs(tmp_path), 2000, ha.unfinished(tmp_path))["d"]
+    assert s["a"]["finished"] and not s["b"]["finished"]
+    c = ha.criteria({"d": s}, [("a", "b")])["d"]["a"]
+    assert c["finished"] and not c["control_finished"]

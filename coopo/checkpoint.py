@@ -294,7 +294,8 @@ def restore(path: Path, template: Any) -> tuple[Any, Counters]:
     if len(entries) != len(flat):
         raise CheckpointMismatch(
             f"checkpoint {path} holds {len(entries)} arrays, the run's state has {len(flat)}: "
-            "it was written with another config"
+            "it was written with another config or another version of coopo (the run's "
+            "provenance.json records which)"
         )
     leaves = []
     data = path / "state.bin"

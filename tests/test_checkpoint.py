@@ -340,3 +340,12 @@ def test_a_process_that_ignores_ctrl_c_still_ignores_it_during_a_write(tmp_path:
     assert_same(state, ckpt.restore_latest(tmp_path, template(), say=pytest.fail)[0])
     assert path.name == "phase-001"
     assert_same(state, ckpt.restore_latest(tmp_path, template(), say=pytest.fail)[0])
+
+
+def test_a_state_that_gained_arrays_is_refused_naming_config_or_version(tmp_path: Path):
+    # e.g. an algorithm's state gained a counter between two versions of coopo
+    path = ckpt.save(tmp_path, make_state(rows=100), Counters(), keep=1)
+    grown = jax.eval_shape(lambda: (make_state(rows=100), jnp.zeros(())))
+    with pytest.raises(CheckpointMismatch, match="another config or another version of coopo"):
+        ckpt.restore(path, grown)
+    assert path.is_dir()

@@ -48,17 +48,11 @@ def resampled_statistics(
 def episode_scores(run_dir: Path, seed: int, episodes: int, env_seed: int) -> np.ndarray:
     """Normalised scores (returns where the task has no reference scores) of ``episodes``
     deterministic episodes of the run's final policy of ``seed``."""
-    from coopo.evaluation import Evaluator, normalized_score
+    from coopo.evaluation import play_policy
     from coopo.policy import load_policy
 
-    policy = load_policy(run_dir, seed)
-    evaluator = Evaluator(policy.env_id, policy.env_kwargs, [0], episodes, base_seed=env_seed)
-    try:
-        returns, _ = evaluator.run(policy.unit_action, 0)
-    finally:
-        evaluator.close()
-    ref = (policy.meta.get("ref_min_score"), policy.meta.get("ref_max_score"))
-    return returns[0] if ref[0] is None else np.asarray(normalized_score(returns[0], *ref))
+    returns, scores = play_policy(load_policy(run_dir, seed), episodes, env_seed)
+    return returns if np.isnan(scores).all() else scores
 
 
 def main() -> None:

@@ -116,20 +116,11 @@ def _eval(argv: list[str]) -> int:
             seed: Which training seed's policy (default: the run's first seed).
             env_seed: Episode i resets the env with env_seed + i.
         """
-        from coopo.evaluation import Evaluator, normalized_score
+        from coopo.evaluation import play_policy
         from coopo.policy import load_policy
 
         policy = load_policy(run_dir, seed)
-        # One "seed" 0 with base seed env_seed: episode i resets with env_seed + i.
-        evaluator = Evaluator(policy.env_id, policy.env_kwargs, [0], episodes, base_seed=env_seed)
-        try:
-            returns, _ = evaluator.run(policy.unit_action, 0)
-        finally:
-            evaluator.close()
-        ret = returns[0]
-        norm = normalized_score(
-            ret, policy.meta.get("ref_min_score"), policy.meta.get("ref_max_score")
-        )
+        ret, norm = play_policy(policy, episodes, env_seed)
         console.print(
             f"{policy.env_id}: return {ret.mean():.1f} ± {ret.std():.1f} over {episodes} episodes",
             end="",

@@ -171,3 +171,17 @@ class Evaluator:
 
     def close(self) -> None:
         self.envs.close()
+
+
+def play_policy(policy: Any, episodes: int, env_seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic episodes of a loaded :class:`coopo.policy.Policy`; episode i resets its
+    env with ``env_seed + i``. Returns (returns, normalised scores), each (episodes,); the
+    scores are NaN where the task has no reference scores."""
+    # One "seed" 0 with base seed env_seed: episode i resets with env_seed + i.
+    evaluator = Evaluator(policy.env_id, policy.env_kwargs, [0], episodes, base_seed=env_seed)
+    try:
+        returns, _ = evaluator.run(policy.unit_action, 0)
+    finally:
+        evaluator.close()
+    ref = (policy.meta.get("ref_min_score"), policy.meta.get("ref_max_score"))
+    return returns[0], np.asarray(normalized_score(returns[0], *ref), np.float64)

@@ -4,11 +4,11 @@ temperature stay frozen for exactly W updates after a handoff, and never before 
 from __future__ import annotations
 
 import jax
-import numpy as np
 import pytest
 
 from coopo.offline import awac_kl, cal_ql, cql
 
+from .online.test_sac import differ
 from .test_algorithms import NET, SPEC, batch
 
 
@@ -27,13 +27,6 @@ def run(algo, state, n, seed=1):
     for i in range(n):
         state, _ = upd(state, batch(seed=seed + i), jax.random.PRNGKey(seed + i))
     return state
-
-
-def differ(a, b) -> bool:
-    return any(
-        not np.array_equal(x, y)
-        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
-    )
 
 
 @pytest.mark.parametrize("algo", [cql, cal_ql])

@@ -263,8 +263,8 @@ def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
     its mean drop at a switch (at most ``MAX_DROP``), whether its mean end-of-offline score
     never falls from one cycle to the next (and on how many seeds), and its final score against
     the control's, paired by seed (``coopo.bench.stats.paired_difference``: mean difference,
-    95% t interval, two-sided p)."""
-    from coopo.bench.stats import paired_difference
+    95% t interval, two-sided p, and p Holm-adjusted over every paired test in the table)."""
+    from coopo.bench.stats import holm, paired_difference
 
     out: dict = {}
     for dataset, methods in summary.items():
@@ -304,6 +304,10 @@ def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
                     paired_p=d.p_value,
                 )
             out.setdefault(dataset, {})[cycled] = row
+    # Holm over every paired test in the table (all datasets and pairs together)
+    tested = [r for rows in out.values() for r in rows.values() if "paired_p" in r]
+    for r, p in zip(tested, holm([r["paired_p"] for r in tested]), strict=True):
+        r["paired_p_holm"] = float(p)
     return out
 
 
@@ -312,7 +316,7 @@ def print_criteria(crit: dict) -> None:
         print(f"\n## {dataset}, criteria against the one-switch control\n")
         print(
             f"| method | drop (<= {MAX_DROP:g}) | end-of-offline by cycle (never falls; seeds) "
-            "| final | control | final - control, paired (95% CI, p) |"
+            "| final | control | final - control, paired (95% CI, p, Holm p) |"
         )
         print("|---|---|---|---|---|---|")
         for m, r in rows.items():
@@ -322,7 +326,8 @@ def print_criteria(crit: dict) -> None:
             if "paired_difference" in r:
                 paired = (
                     f"{fmt(r['paired_difference'])} ({fmt(r['paired_low'])} to "
-                    f"{fmt(r['paired_high'])}, p {fmt(r['paired_p'], 2)}; "
+                    f"{fmt(r['paired_high'])}, p {fmt(r['paired_p'], 2)}, "
+                    f"Holm {fmt(r['paired_p_holm'], 2)}; "
                     f"{r['paired_seeds']} seeds)"
                 )
             wip = {True: "", False: " (unfinished)"}

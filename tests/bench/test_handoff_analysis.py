@@ -85,6 +85,33 @@ def test_criteria_pair_the_cycled_run_with_its_control_by_seed():
     assert c["paired_low"] < c["paired_difference"] < c["paired_high"]
 
 
+def test_criteria_holm_adjust_the_paired_p_values_over_the_whole_table():
+    def cell(finals):  # one run per seed whose last 3 evaluations all equal `final`
+        return [r for s, f in enumerate(finals) for r in run(s, f, [f, f], f, [f, f])]
+
+    summary = ha.summarise(
+        {
+            ("d", "one"): cell([10.0, 20.0, 30.0]),
+            ("d", "a"): cell([11.0, 22.0, 32.0]),  # differences 1, 2, 2
+            ("d", "b"): cell([15.0, 21.0, 40.0]),  # differences 5, 1, 10
+            ("e", "one"): cell([10.0, 20.0, 30.0]),
+            ("e", "a"): cell([10.0, 23.0, 31.0]),  # differences 0, 3, 1
+        },
+        window=2000,
+    )
+    crit = ha.criteria(summary, [("a", "one"), ("b", "one")])
+    rows = [crit["d"]["a"], crit["d"]["b"], crit["e"]["a"]]
+    p = sorted((r["paired_p"], i) for i, r in enumerate(rows))
+    # Holm by hand: the k-th smallest p times (m - k), made non-decreasing, capped at 1
+    adjusted, running = {}, 0.0
+    for k, (pk, i) in enumerate(p):
+        running = max(running, min(1.0, pk * (len(p) - k)))
+        adjusted[i] = running
+    for i, r in enumerate(rows):
+        assert r["paired_p_holm"] == pytest.approx(adjusted[i])
+        assert r["paired_p_holm"] >= r["paired_p"]
+
+
 def test_criteria_flag_a_large_drop_and_falling_end_of_offline_scores():
     rows = run(0, 30.0, [10.0, 20.0], 25.0, [24.0, 26.0])
     c = ha.criteria(ha.summarise({("d", "cyc"): rows}, window=2000), [("cyc", "one")])["d"]["cyc"]

@@ -43,9 +43,13 @@ def unfinished(results: Path) -> set[tuple[str, str]]:
     }
 
 
-def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
+def load_runs(results: Path, finished_only: bool = False) -> dict[tuple[str, str], list[dict]]:
+    """Every run's metrics by (dataset, method), the seeds of a cell's run directories
+    together; ``finished_only`` leaves out run directories without ``results.json``."""
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for f in sorted(results.glob("runs/*/*/*/metrics.jsonl")):
+        if finished_only and not (f.parent / "results.json").exists():
+            continue
         dataset, method = f.parts[-4], f.parts[-3]
         for line in f.open():
             r = json.loads(line)
@@ -126,7 +130,8 @@ def summarise(
 ) -> dict:
     summary: dict = {}
     for (dataset, method), rows in sorted(runs.items()):
-        seeds = by_seed(rows)
+        # seeds of a run that has only started (training metrics, no evaluation yet) do not count
+        seeds = {k: r for k, r in by_seed(rows).items() if evals(r)}
         sw = {s: switches(r, window) for s, r in seeds.items()}
         drops = [x["end_of_offline"] - x["worst_after"] for v in sw.values() for x in v]
         n_cycles = max((len(v) for v in sw.values()), default=0)
@@ -404,9 +409,15 @@ def main() -> None:
         default=list(DEFAULT_PAIRS),
         help="CYCLED:CONTROL method pairs judged by the criteria table",
     )
+    ap.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="leave out run directories that have not finished (no results.json)",
+    )
     args = ap.parse_args()
-    runs = load_runs(args.results)
-    summary = summarise(runs, args.window, unfinished(args.results))
+    runs = load_runs(args.results, args.finished_only)
+    in_progress = set() if args.finished_only else unfinished(args.results)
+    summary = summarise(runs, args.window, in_progress)
     print_table(summary)
     print_first_switch(summary)
     crit = criteria(summary, [tuple(p.split(":", 1)) for p in args.pairs])

@@ -85,6 +85,14 @@ def test_criteria_pair_the_cycled_run_with_its_control_by_seed():
     assert c["paired_low"] < c["paired_difference"] < c["paired_high"]
 
 
+def test_a_seed_without_evaluations_yet_does_not_count():
+    rows = run(0, 30.0, [10.0, 20.0], 40.0, [35.0, 38.0])
+    rows += [{"seed": 1, "cycle": 0, "phase": "offline", "env_steps": 0, "offline/loss": 1.0}]
+    s = ha.summarise({("d", "m"): rows}, window=2000)["d"]["m"]
+    assert s["seeds"] == 1
+    assert s["final_mean"] == pytest.approx((40 + 35 + 38) / 3)
+
+
 def test_criteria_holm_adjust_the_paired_p_values_over_the_whole_table():
     def cell(finals):  # one run per seed whose last 3 evaluations all equal `final`
         return [r for s, f in enumerate(finals) for r in run(s, f, [f, f], f, [f, f])]
@@ -136,3 +144,19 @@ def test_runs_without_results_json_are_marked_unfinished(tmp_path):
     assert s["a"]["finished"] and not s["b"]["finished"]
     c = ha.criteria({"d": s}, [("a", "b")])["d"]["a"]
     assert c["finished"] and not c["control_finished"]
+
+
+def test_finished_only_leaves_out_a_cells_unfinished_seeds(tmp_path):
+    import json
+
+    for seeds, done, final in (("seeds-0", True, 40.0), ("seeds-1", False, 0.0)):
+        d = tmp_path / "runs" / "d" / "m" / seeds
+        d.mkdir(parents=True)
+        rows = run(int(seeds[-1]), 30.0, [28.0, 32.0], final, [final, final])
+        (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if done:
+            (d / "results.json").write_text("{}")
+    both = ha.summarise(ha.load_runs(tmp_path), 2000)["d"]["m"]
+    done = ha.summarise(ha.load_runs(tmp_path, finished_only=True), 2000)["d"]["m"]
+    assert both["seeds"] == 2 and both["final_mean"] == pytest.approx(20.0)
+    assert done["seeds"] == 1 and done["final_mean"] == pytest.approx(40.0)

@@ -4,7 +4,8 @@
 - :class:`ReplayBuffer` is a fixed-capacity FIFO ring; :func:`replay_add` writes a chunk of
   rows and wraps around, overwriting the oldest.
 - :func:`mix_sample` draws one batch from several sources in fixed proportions;
-  :func:`union_sample` draws uniformly from the union of the dataset and a replay buffer.
+  :func:`union_sample` draws uniformly from the union of the dataset and a replay buffer;
+  :func:`share_sample` draws a fixed share of each batch from the buffer instead.
 
 Everything is jittable; shapes are static (counts are Python ints) and only sizes are traced.
 """
@@ -101,6 +102,30 @@ def mix_counts(batch_size: int, fractions: Sequence[float]) -> list[int]:
     order = np.argsort(-(raw - counts), kind="stable")
     counts[order[: batch_size - counts.sum()]] += 1
     return counts.tolist()
+
+
+def share_sample(
+    dataset: Transition,
+    dataset_size: int,
+    buffer: ReplayBuffer,
+    key: jax.Array,
+    n: int,
+    n_buffer: int,
+) -> Transition:
+    """``n`` rows of which ``n_buffer`` are drawn uniformly from the replay buffer and the rest
+    from the dataset, whatever their sizes; all ``n`` from the dataset while the buffer is
+    empty (the first offline phase)."""
+    # the dataset rows use ``key`` as uniform_sample and union_sample do, so while the buffer
+    # is empty the batch is theirs, row for row (a first cycle reproduces the dataset-only one)
+    a = uniform_sample(dataset, dataset_size, key, n)
+    b = uniform_sample(buffer.data, buffer.size, jax.random.fold_in(key, 1), n)
+    from_buffer = (jnp.arange(n) >= n - n_buffer) & (buffer.size > 0)
+
+    def pick(x: jax.Array, y: jax.Array) -> jax.Array:
+        m = from_buffer.reshape((n,) + (1,) * (x.ndim - 1))
+        return jnp.where(m, y, x)
+
+    return jax.tree_util.tree_map(pick, a, b)
 
 
 def union_sample(

@@ -75,6 +75,8 @@ class RunConfig:
     """Environment steps per online phase (per seed)."""
     offline_data: OfflineData = "dataset"
     """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far."""
+    offline_online_fraction: float | None = None
+    """With offline_data=dataset+online: the fraction of each offline batch drawn from the online data once there is any, whatever its size (None: uniform over the union, so the share grows with the online data, 1 in 11 rows after 10k env steps on a 100k dataset)."""
     online_dataset_fraction: float = 0.5
     """Fraction of each online-phase batch drawn from the dataset (the rest from the replay buffer)."""
     scratch_uses_dataset: bool = False
@@ -188,6 +190,18 @@ def validate_config(cfg: TrainConfig) -> None:
         "online_dataset_fraction",
         f"must be in [0, 1], got {cfg.online_dataset_fraction}",
     )
+    if cfg.offline_online_fraction is not None:
+        need(
+            0.0 <= cfg.offline_online_fraction <= 1.0,
+            "offline_online_fraction",
+            f"must be in [0, 1], got {cfg.offline_online_fraction}",
+        )
+        need(
+            cfg.offline_data == "dataset+online",
+            "offline_online_fraction",
+            "applies only with --offline-data dataset+online (the offline phases sample the "
+            f"dataset only with --offline-data {cfg.offline_data})",
+        )
     need(cfg.utd_ratio >= 1, "utd_ratio", f"must be >= 1, got {cfg.utd_ratio}")
     need(cfg.update_every >= 1, "update_every", f"must be >= 1, got {cfg.update_every}")
     need(cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}")

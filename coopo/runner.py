@@ -71,7 +71,12 @@ class Trainer:
         self.offline = OfflinePhase(
             phases.make_update_chunk(
                 self.offline_algo,
-                phases.offline_sampler(cfg.batch_size, setup.dataset_size, cfg.offline_data),
+                phases.offline_sampler(
+                    cfg.batch_size,
+                    setup.dataset_size,
+                    cfg.offline_data,
+                    cfg.offline_online_fraction,
+                ),
             ),
             setup.dataset,
             cfg.scan_length,

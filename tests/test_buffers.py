@@ -10,6 +10,7 @@ from coopo.buffers import (
     mix_sample,
     replay_add,
     replay_init,
+    share_sample,
     uniform_sample,
     union_sample,
 )
@@ -102,3 +103,25 @@ def test_masks_ignore_truncation():
         mc_returns=jnp.zeros(3),
     )
     np.testing.assert_array_equal(np.asarray(t.masks), [1.0, 0.0, 1.0])
+
+
+def test_share_sample_draws_a_fixed_share_from_the_buffer_whatever_its_size():
+    data = rows(0, 300)
+    buf = replay_add(replay_init(2, 1, 1000), rows(1000, 10))  # 10 rows against 300
+    batch = share_sample(data, 300, buf, jax.random.PRNGKey(3), 256, 64)
+    r = np.asarray(batch.rewards)
+    assert int((r >= 1000).sum()) == 64  # exactly the share, not 10/310 of the batch
+    assert r[r >= 1000].max() < 1010  # only the buffer's filled rows
+    assert len(set(r[r >= 1000].tolist())) == 10  # and all of them, at 64 draws
+    assert r[r < 1000].max() < 300
+
+
+def test_share_sample_with_an_empty_buffer_is_the_dataset_only_batch():
+    key, empty = jax.random.PRNGKey(0), replay_init(2, 1, 50)
+    batch = share_sample(rows(0, 10), 10, empty, key, 500, 250)
+    assert np.asarray(batch.rewards).max() < 10
+    same = uniform_sample(rows(0, 10), 10, key, 500)
+    np.testing.assert_array_equal(batch.rewards, same.rewards)
+    np.testing.assert_array_equal(
+        batch.rewards, union_sample(rows(0, 10), 10, empty, key, 500).rewards
+    )

@@ -29,6 +29,11 @@ def test_config_dict_round_trip():
     [
         ({"cycles": 0}, "--cycles"),
         ({"online_dataset_fraction": 1.5}, "--online-dataset-fraction"),
+        (
+            {"offline_data": "dataset+online", "offline_online_fraction": -0.1},
+            "--offline-online-fraction",
+        ),
+        ({"offline_online_fraction": 0.5}, "--offline-online-fraction.*dataset\\+online"),
         ({"eval_interval": 75}, "--eval-interval"),
         ({"seeds": (1, 1)}, "--seeds"),
         ({"dataset": "none"}, "--dataset"),

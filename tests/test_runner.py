@@ -65,6 +65,28 @@ def test_multi_seed_run_with_union_offline_data(tmp_path: Path):
     assert load_policy(tmp_path / "run", seed=1)(np.zeros(4)).shape == (1,)
 
 
+def test_offline_online_fraction_changes_only_the_offline_phases_after_online_data(
+    tmp_path: Path,
+):
+    """The fixed online share reaches the offline sampler: with all of each batch from the
+    online data, the second offline phase trains on other rows than uniform over the union
+    (the first offline phase, with no online data yet, is the same)."""
+    union = cfg(tmp_path, "union", cycles=2, offline_data="dataset+online")
+    train(union)
+    train(dataclasses.replace(union, run_dir=str(tmp_path / "share"), offline_online_fraction=1.0))
+
+    def offline_losses(name: str) -> dict[int, list[float]]:
+        out: dict[int, list[float]] = {}
+        for r in read_metrics(tmp_path / name):
+            if r.get("phase") == "offline" and "offline/critic_loss" in r:
+                out.setdefault(r["cycle"], []).append(r["offline/critic_loss"])
+        return out
+
+    u, s = offline_losses("union"), offline_losses("share")
+    assert u[0] == s[0]
+    assert u[1] != s[1]
+
+
 def test_divergence_is_reported_with_where_it_happened(tmp_path: Path):
     c = cfg(tmp_path, reward_scale=1e36, cycles=2)
     with pytest.raises(

@@ -692,6 +692,18 @@ SUITES: dict[str, Suite] = {
                 "data so far, so anchoring also fits what the online phases found",
             ),
             coopo_variant(
+                "online-calql-data+online-half",
+                {
+                    "online": "cal_ql",
+                    "cal_ql": {"num_samples": 2},
+                    "offline_data": "dataset+online",
+                    "offline_online_fraction": 0.5,
+                },
+                "As online-calql-data+online, with half of each anchoring batch from the online "
+                "data (as in the online phase's batches) instead of its share of the union "
+                "(1 row in 11, then 1 in 6)",
+            ),
+            coopo_variant(
                 "online-calql-warmup",
                 {"online": "cal_ql", "cal_ql": {"num_samples": 2, "critic_warmup_steps": 2_000}},
                 "As online-calql, with 2k critic-only updates after each handoff, so the "

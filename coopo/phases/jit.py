@@ -21,6 +21,7 @@ from coopo.buffers import (
     mix_counts,
     mix_sample,
     replay_add,
+    share_sample,
     uniform_sample,
     union_sample,
 )
@@ -30,12 +31,21 @@ from coopo.types import NO_MC_RETURN, EnvSpec, Metrics, Transition
 Sampler = Callable[[Transition, ReplayBuffer, jax.Array], Transition]
 
 
-def offline_sampler(batch_size: int, dataset_size: int, mode: str) -> Sampler:
-    """The offline phase's data: the dataset only, or uniform over dataset ∪ online buffer."""
+def offline_sampler(
+    batch_size: int, dataset_size: int, mode: str, online_fraction: float | None = None
+) -> Sampler:
+    """The offline phase's data: the dataset only, or dataset and online buffer together:
+    uniform over their union (``online_fraction`` None), or ``online_fraction`` of each batch
+    from the online data once there is any."""
     if mode == "dataset":
         return lambda data, buf, key: uniform_sample(data, dataset_size, key, batch_size)
-    if mode == "dataset+online":
+    if mode == "dataset+online" and online_fraction is None:
         return lambda data, buf, key: union_sample(data, dataset_size, buf, key, batch_size)
+    if mode == "dataset+online":
+        n_online = mix_counts(batch_size, [1.0 - online_fraction, online_fraction])[1]
+        return lambda data, buf, key: share_sample(
+            data, dataset_size, buf, key, batch_size, n_online
+        )
     raise ValueError(f"unknown offline data mode {mode!r}")
 
 

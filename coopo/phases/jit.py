@@ -41,8 +41,9 @@ def offline_sampler(
         return lambda data, buf, key: uniform_sample(data, dataset_size, key, batch_size)
     if mode == "dataset+online" and online_fraction is None:
         return lambda data, buf, key: union_sample(data, dataset_size, buf, key, batch_size)
-    if mode == "dataset+online":
-        n_online = mix_counts(batch_size, [1.0 - online_fraction, online_fraction])[1]
+    if mode == "dataset+online" and online_fraction is not None:
+        f = float(online_fraction)
+        n_online = mix_counts(batch_size, [1.0 - f, f])[1]
         return lambda data, buf, key: share_sample(
             data, dataset_size, buf, key, batch_size, n_online
         )

@@ -120,10 +120,14 @@ def share_sample(
     a = uniform_sample(dataset, dataset_size, key, n)
     b = uniform_sample(buffer.data, buffer.size, jax.random.fold_in(key, 1), n)
     from_buffer = (jnp.arange(n) >= n - n_buffer) & (buffer.size > 0)
+    return rows_where(~from_buffer, a, b)
+
+
+def rows_where(first: jax.Array, a: Transition, b: Transition) -> Transition:
+    """Row i of ``a`` where ``first[i]``, else row i of ``b`` (same-shaped batches)."""
 
     def pick(x: jax.Array, y: jax.Array) -> jax.Array:
-        m = from_buffer.reshape((n,) + (1,) * (x.ndim - 1))
-        return jnp.where(m, y, x)
+        return jnp.where(first.reshape(first.shape + (1,) * (x.ndim - 1)), x, y)
 
     return jax.tree_util.tree_map(pick, a, b)
 
@@ -136,9 +140,4 @@ def union_sample(
     from_data = idx < dataset_size
     a = gather(dataset, jnp.minimum(idx, dataset_size - 1))
     b = gather(buffer.data, jnp.clip(idx - dataset_size, 0, buffer.capacity - 1))
-
-    def pick(x: jax.Array, y: jax.Array) -> jax.Array:
-        m = from_data.reshape((n,) + (1,) * (x.ndim - 1))
-        return jnp.where(m, x, y)
-
-    return jax.tree_util.tree_map(pick, a, b)
+    return rows_where(from_data, a, b)

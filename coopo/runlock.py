@@ -17,8 +17,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_FILE = "lock"
@@ -96,6 +100,46 @@ def holder(run_dir: Path) -> str:
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) during a run, with where the run can be continued from."""
+
+
+class CtrlC:
+    """Ctrl-C that no code between the signal and the runner can lose.
+
+    Python turns SIGINT into a ``KeyboardInterrupt`` raised wherever the main thread happens
+    to be, and a bare ``except:`` there swallows it (JAX's tracing has several, e.g. in
+    ``lax.broadcast_shapes``), so a Ctrl-C pressed while a phase compiles could vanish and the
+    run go on to the end. While :meth:`installed`, a SIGINT still raises at once, and is also
+    remembered: :meth:`check`, called by the runner between two jitted calls and at every
+    phase boundary, raises it again. The handler is only put in place over Python's default
+    one, in the main thread: an ignored SIGINT stays ignored, and an embedding program's own
+    handler is left alone (:meth:`check` then never raises).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.requested = True
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[CtrlC]:
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            yield self
+            return
+        previous = signal.signal(signal.SIGINT, self._handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a Ctrl-C arrived (even one swallowed on its way)."""
+        if self.requested:
+            raise KeyboardInterrupt
 
 
 def interrupted(run_dir: str | os.PathLike[str]) -> RunInterrupted:

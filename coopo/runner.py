@@ -44,7 +44,7 @@ from coopo.phases.online import OnlinePhase
 from coopo.policy import save_policy
 from coopo.resume_point import CheckpointClock
 from coopo.run_setup import RunSetup, online_updates
-from coopo.runlock import RunLock, interrupted
+from coopo.runlock import CtrlC, RunLock, interrupted
 from coopo.schedule import Phase, schedule
 
 __all__ = ["RunResult", "RunState", "Trainer", "TrainingDiverged", "resume", "train"]
@@ -115,6 +115,7 @@ class Trainer:
             run_dir, self.seeds, cfg.cycles, has_ref, self.console, wandb_options(cfg)
         )
         self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
+        self.ctrl_c = CtrlC()
 
     def init_state(self) -> RunState:
         cfg, spec = self.cfg, self.setup.spec
@@ -137,10 +138,11 @@ class Trainer:
         total = sum(p.steps for p in self.plan)
         ran = 0
         try:
-            with self.monitor.open(counters, total, self.cfg.progress):
+            with self.ctrl_c.installed(), self.monitor.open(counters, total, self.cfg.progress):
                 for index, phase in enumerate(self.plan):
                     if index < counters.next_phase:
                         continue
+                    self.ctrl_c.check()
                     if max_phases and ran >= max_phases:
                         self.console.print(
                             f"stopped after {ran} phases; continue with: coopo resume {self.run_dir}"
@@ -164,6 +166,7 @@ class Trainer:
                     self.evaluate(state, counters, phase, boundary=True)
                     self._checkpoint(state, counters, index)
                     ran += 1
+                self.ctrl_c.check()
             if self.last is None:  # resumed after the last phase: evaluate once more
                 self.evaluate(state, counters, self.plan[-1], boundary=False)
             assert self.last is not None
@@ -202,7 +205,9 @@ class Trainer:
         after: int,
         host: Callable[[], dict[str, Any]],
     ) -> None:
-        """A checkpoint between two jitted calls of phase ``counters.next_phase``, when due."""
+        """A checkpoint between two jitted calls of phase ``counters.next_phase``, when due;
+        a Ctrl-C that arrived during the call stops the run here if it has not already."""
+        self.ctrl_c.check()
         if not self.clock.due(before, after):
             return
         logger = self.monitor.logger

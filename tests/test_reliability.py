@@ -193,6 +193,78 @@ def test_ctrl_c_during_training_leaves_the_last_checkpoint_intact_and_says_so(ru
     assert not part.finished and ckpt.latest(run).name == "phase-002"
 
 
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own Ctrl-C handler for one test, even where the test runner ignores SIGINT."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def swallow_one_ctrl_c() -> None:
+    """A Ctrl-C arriving inside third-party code with a bare ``except:`` (as JAX's tracing
+    has), which eats the KeyboardInterrupt."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)  # the handler runs here, in the main thread
+    except:  # noqa: E722 (the point of the test)
+        pass
+
+
+def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check(default_sigint):
+    from coopo.runlock import CtrlC
+
+    ctrl_c = CtrlC()
+    with ctrl_c.installed():
+        ctrl_c.check()  # nothing requested yet
+        swallow_one_ctrl_c()
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.check()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_an_ignored_ctrl_c_stays_ignored_and_is_never_raised():
+    from coopo.runlock import CtrlC
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctrl_c = CtrlC()
+        with ctrl_c.installed():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+            ctrl_c.check()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_run_stops_on_a_ctrl_c_that_was_swallowed_inside_a_phase(
+    runs, tmp_path: Path, monkeypatch, default_sigint
+):
+    from coopo.monitor import RunMonitor
+    from coopo.runlock import RunInterrupted
+
+    describe = RunMonitor.describe
+    swallowed: list[int] = []
+
+    def describe_and_lose_a_ctrl_c(self, phase, counters, last):
+        describe(self, phase, counters, last)
+        if phase.kind == "online" and not swallowed:
+            swallowed.append(counters.env_steps)
+            swallow_one_ctrl_c()
+
+    monkeypatch.setattr(RunMonitor, "describe", describe_and_lose_a_ctrl_c)
+    run = tmp_path / "run"
+    cfg = dataclasses.replace(SMOKE, dataset=str(runs["dataset"]), run_dir=str(run))
+    with pytest.raises(RunInterrupted, match="the last checkpoint .*phase-001 is intact"):
+        train(cfg)
+    # it stopped inside the first online phase, at the check after the swallowed Ctrl-C
+    assert swallowed and swallowed[0] < cfg.online_steps
+    assert [p.name for p in ckpt.checkpoints(run)] == ["phase-001"]
+    assert not (run / "results.json").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 # ----------------------------------------------------------------------------- bench worker killed
 def test_a_killed_bench_worker_resumes_with_nothing_lost(tmp_path: Path, holder):
     from coopo.bench import harness

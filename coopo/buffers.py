@@ -67,6 +67,16 @@ def replay_add(buffer: ReplayBuffer, chunk: Transition) -> ReplayBuffer:
     )
 
 
+def mark_last_truncated(buffer: ReplayBuffer) -> ReplayBuffer:
+    """The newest row marked truncated unless it terminated: the end of an episode that a
+    phase cut short (leading seed axes too; an empty buffer is returned as it is)."""
+    last = (buffer.ptr - 1) % buffer.capacity
+    newest = (jnp.arange(buffer.capacity) == last[..., None]) & (buffer.size[..., None] > 0)
+    d = buffer.data
+    truncated = jnp.where(newest, jnp.maximum(d.truncated, 1.0 - d.terminated), d.truncated)
+    return buffer.replace(data=d.replace(truncated=truncated))
+
+
 def gather(data: Transition, idx: jax.Array) -> Transition:
     return jax.tree_util.tree_map(lambda x: x[idx], data)
 

@@ -70,6 +70,8 @@ class Counters:
     metrics_lines: int = 0  # lines of metrics.jsonl written when this checkpoint was taken
     phase_step: int = 0  # updates / env steps done in phase ``next_phase`` (0: at its start)
     phase_host: dict[str, Any] = field(default_factory=dict)  # an online phase's host state
+    online_carry: int = 0  # env steps an online phase ended early with, owed to the next one
+    anchored_score: float | None = None  # mean score at the end of the last offline phase
 
 
 class CheckpointError(RuntimeError):

@@ -77,6 +77,10 @@ class RunConfig:
     """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far."""
     offline_online_fraction: float | None = None
     """With offline_data=dataset+online: the fraction of each offline batch drawn from the online data once there is any, whatever its size (None: uniform over the union, so the share grows with the online data, 1 in 11 rows after 10k env steps on a 100k dataset)."""
+    drift_switch_mse: float = 0.0
+    """method=coopo: end an online phase early, at the first mid-phase evaluation where the policy's eval/data_action_mse (mean over seeds) is above this, and go back to anchoring; the unused env steps go to the next online phase, so the online budget is unchanged, and the last online phase always runs to its end (0: off)."""
+    drift_switch_drop: float = 0.0
+    """method=coopo: as --drift-switch-mse, at the first mid-phase evaluation whose mean normalised score is more than this many points below the end of the preceding offline phase (needs D4RL reference scores; 0: off)."""
     online_dataset_fraction: float = 0.5
     """Fraction of each online-phase batch drawn from the dataset (the rest from the replay buffer)."""
     scratch_uses_dataset: bool = False
@@ -202,6 +206,22 @@ def validate_config(cfg: TrainConfig) -> None:
             "applies only with --offline-data dataset+online (the offline phases sample the "
             f"dataset only with --offline-data {cfg.offline_data})",
         )
+    for option in ("drift_switch_mse", "drift_switch_drop"):
+        value = getattr(cfg, option)
+        need(value >= 0, option, f"must be >= 0 (0: off), got {value}")
+        if value > 0:
+            need(
+                cfg.method == "coopo" and cfg.cycles >= 2,
+                option,
+                "switches back to anchoring before a later cycle: needs --method coopo and "
+                f"--cycles >= 2 (got --method {cfg.method} --cycles {cfg.cycles})",
+            )
+            need(
+                0 < cfg.eval_interval < cfg.online_steps,
+                option,
+                "is checked at mid-phase evaluations: needs 0 < --eval-interval < --online-steps "
+                f"(got {cfg.eval_interval} and {cfg.online_steps})",
+            )
     need(cfg.utd_ratio >= 1, "utd_ratio", f"must be >= 1, got {cfg.utd_ratio}")
     need(cfg.update_every >= 1, "update_every", f"must be >= 1, got {cfg.update_every}")
     need(cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}")

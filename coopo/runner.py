@@ -28,13 +28,21 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
 from coopo import checkpoint as ckpt
 from coopo import phases, provenance, resume_check
 from coopo.buffers import replay_init
-from coopo.config import TrainConfig, algorithm, config_from_dict, config_to_dict, validate_config
+from coopo.config import (
+    ConfigError,
+    TrainConfig,
+    algorithm,
+    config_from_dict,
+    config_to_dict,
+    validate_config,
+)
 from coopo.evaluation import Evaluation, task_name
 from coopo.logger import WandbOptions
 from coopo.monitor import RunMonitor, TrainingDiverged
@@ -45,7 +53,7 @@ from coopo.policy import save_policy
 from coopo.resume_point import CheckpointClock
 from coopo.run_setup import RunSetup, online_updates
 from coopo.runlock import CtrlC, RunLock, interrupted
-from coopo.schedule import Phase, schedule
+from coopo.schedule import DriftSwitch, Phase, schedule
 
 __all__ = ["RunResult", "RunState", "Trainer", "TrainingDiverged", "resume", "train"]
 
@@ -116,6 +124,15 @@ class Trainer:
         )
         self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
         self.ctrl_c = CtrlC()
+        self.drift = DriftSwitch(cfg.drift_switch_mse, cfg.drift_switch_drop)
+        if cfg.drift_switch_drop > 0 and not has_ref:
+            raise ConfigError(
+                f"--drift-switch-drop: needs D4RL reference scores, which {cfg.env_id} has none "
+                "of (use --drift-switch-mse)"
+            )
+        online = [i for i, p in enumerate(self.plan) if p.kind == "online"]
+        self.last_online = online[-1] if online else -1
+        self.switched: str | None = None  # why the online phase running now ended early
 
     def init_state(self) -> RunState:
         cfg, spec = self.cfg, self.setup.spec
@@ -163,7 +180,9 @@ class Trainer:
                             )
                         state = self.online_phase(state, phase, counters, index)
                     counters.holder = phase.kind
-                    self.evaluate(state, counters, phase, boundary=True)
+                    ev = self.evaluate(state, counters, phase, boundary=True)
+                    if phase.kind == "offline" and self.setup.ref_scores[0] is not None:
+                        counters.anchored_score = float(np.mean(ev.scores))
                     self._checkpoint(state, counters, index)
                     ran += 1
                 self.ctrl_c.check()
@@ -183,9 +202,36 @@ class Trainer:
     def online_phase(
         self, state: RunState, phase: Phase, counters: ckpt.Counters, index: int
     ) -> RunState:
+        """``phase.steps`` env steps plus those an earlier online phase ended early with; the
+        drift switch may end it early in turn, and what it leaves goes to the next one."""
         start, host = counters.phase_step, counters.phase_host or None
-        hooks = self._hooks(phase)
-        return self.online.run(state, phase.steps, index, counters, hooks, start, host)
+        budget = phase.steps + counters.online_carry
+        self.switched = None
+        hooks = self._hooks(phase, index)
+        state = self.online.run(state, budget, index, counters, hooks, start, host)
+        counters.online_carry = budget - counters.phase_step
+        if self.switched:
+            self.console.print(
+                f"cycle {phase.cycle + 1}/{self.cfg.cycles} online  env {counters.env_steps:>7d}: "
+                f"back to anchoring early ({self.switched}); the next online phase gets "
+                f"{counters.online_carry} more env steps",
+                soft_wrap=True,
+            )
+        return state
+
+    def drifted(self, index: int, counters: ckpt.Counters) -> bool:
+        """After a mid-phase evaluation of online phase ``index``: end it now? (never the last
+        online phase, which has no later one to give its steps to)."""
+        if not self.drift.on or index == self.last_online or self.last is None:
+            return False
+        ev, has_ref = self.last, self.setup.ref_scores[0] is not None
+        mse = ev.metrics.get("data_action_mse")
+        self.switched = self.drift.why(
+            None if mse is None else float(np.mean(mse)),
+            float(np.mean(ev.scores)) if has_ref else None,
+            counters.anchored_score,
+        )
+        return self.switched is not None
 
     def _checkpoint(self, state: RunState, counters: ckpt.Counters, index: int) -> None:
         logger = self.monitor.logger
@@ -229,12 +275,13 @@ class Trainer:
             {s: float(v) for s, v in zip(self.seeds, self.last.returns, strict=True)},
         )
 
-    def _hooks(self, phase: Phase) -> PhaseHooks:
+    def _hooks(self, phase: Phase, index: int = -1) -> PhaseHooks:
         return PhaseHooks(
             log=lambda prefix, metrics, c: self.monitor.train_metrics(prefix, metrics, phase, c),
             evaluate=lambda state, c: self.evaluate(state, c, phase, False),
             progress=lambda c: self.monitor.describe(phase, c, self.last),
             checkpoint=self._checkpoint_inside,
+            stop=lambda c: self.drifted(index, c),
         )
 
     # ----------------------------------------------------------------- evaluation, artifacts

@@ -6,6 +6,10 @@ All four methods share the runner and the budgets, so comparisons are fair:
     o2o     : [offline(K*M), online(K*N)]      (classic offline-to-online fine-tuning)
     offline : [offline(K*M)]
     online  : [online(K*N)]                    (from scratch, optionally with the dataset mixed in)
+
+With a :class:`DriftSwitch`, a ``coopo`` online phase may end before its N steps, when a
+mid-phase evaluation shows drift; the runner then gives its unused steps to the next online
+phase, so the totals, and the comparison with the other methods, are unchanged.
 """
 
 from __future__ import annotations
@@ -34,3 +38,42 @@ def schedule(method: str, cycles: int, offline_steps: int, online_steps: int) ->
     if method == "online":
         return [Phase("online", K * N, 0)]
     raise ValueError(f"unknown method {method!r} (coopo, o2o, offline, online)")
+
+
+@dataclass(frozen=True)
+class DriftSwitch:
+    """When a ``coopo`` online phase hands back to anchoring before its step count (0 turns a
+    rule off; ``--drift-switch-mse``, ``--drift-switch-drop``).
+
+    Checked at every mid-phase evaluation of an online phase but the last, over the mean of
+    the seeds (they train together, so they switch together):
+
+    - ``mse``: the policy's mean squared distance from the data's actions on the probe states
+      (``eval/data_action_mse``) is above ``mse``: the actor has left the data;
+    - ``drop``: the mean normalised score is more than ``drop`` points below the score at
+      the end of the preceding offline phase: the online phase is losing what anchoring
+      reached.
+    """
+
+    mse: float = 0.0
+    drop: float = 0.0
+
+    @property
+    def on(self) -> bool:
+        return self.mse > 0 or self.drop > 0
+
+    def why(
+        self, action_mse: float | None, score: float | None, anchored: float | None
+    ) -> str | None:
+        """Why the phase should end at this evaluation, or None to go on. ``action_mse`` and
+        ``score`` are the evaluation's means over seeds, ``anchored`` the mean score at the end
+        of the preceding offline phase; a rule without its value does not fire."""
+        if self.mse > 0 and action_mse is not None and action_mse > self.mse:
+            return f"data_action_mse {action_mse:.3g} > {self.mse:g}"
+        if self.drop > 0 and score is not None and anchored is not None:
+            if anchored - score > self.drop:
+                return (
+                    f"score {score:.1f}, {anchored - score:.1f} below the end of anchoring "
+                    f"({anchored:.1f}) > {self.drop:g}"
+                )
+        return None

@@ -710,6 +710,19 @@ SUITES: dict[str, Suite] = {
                 "conservative penalty reshapes the handed-over critic before the actor moves",
             ),
             coopo_variant(
+                "online-calql-drift",
+                {"online": "cal_ql", "cal_ql": {"num_samples": 2}, "drift_switch_drop": 10.0},
+                "As online-calql, back to anchoring early at an evaluation more than 10 points "
+                "below the end of anchoring (the unused env steps go to the next online phase)",
+            ),
+            coopo_variant(
+                "drift-mse",
+                {"drift_switch_mse": 0.5},
+                "Back to anchoring early at an evaluation where the actor's squared distance "
+                "from the data's actions is above 0.5 (the unused env steps go to the next "
+                "online phase)",
+            ),
+            coopo_variant(
                 "online-calql-kl1",
                 {"online": "cal_ql", "cal_ql": {"num_samples": 2}, "awac_kl": {"kl_coef": 1.0}},
                 "As online-calql, with offline phases held 10x closer to the policy the online "

@@ -60,6 +60,9 @@ class PhaseHooks:
     )
     """Between two jitted calls, (state, counters, steps done before the call, after it, the
     phase's host state as JSON on demand): the runner checkpoints when one is due."""
+    stop: Callable[[Counters], bool] = lambda c: False
+    """After a mid-phase evaluation of an online phase: True ends the phase there (the
+    runner's drift switch, :class:`coopo.schedule.DriftSwitch`)."""
 
 
 def no_hooks() -> PhaseHooks:

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from coopo.algorithms import Learner, RolloutLearner
+from coopo.buffers import mark_last_truncated
 from coopo.checkpoint import Counters
 from coopo.envs import ActionScaler, Vector, reset_where
 from coopo.normalization import Normalizer
@@ -244,21 +245,41 @@ class OnlinePhase:
                     sums[k] = sums.get(k, 0.0) + np.asarray(v)
                 calls += 1
             if counters.env_steps % LOG_INTERVAL < n or done >= steps:
-                record = {k: v / max(calls, 1) for k, v in sums.items()} | episodes.record()
-                if record:
-                    hooks.log("online", record, counters)
-                sums, calls = {}, 0
+                sums, calls = self._log(sums, calls, episodes, counters, hooks)
             crossed = self.eval_interval and (
                 done // self.eval_interval > (done - n) // self.eval_interval
             )
             if crossed and done < steps:
                 counters.holder = "online"
                 hooks.evaluate(state, counters)
+                if hooks.stop(
+                    counters
+                ):  # drift: back to anchoring now, the episodes cut short here
+                    state = state.replace(buffer=mark_last_truncated(state.buffer))
+                    sums, calls = self._log(sums, calls, episodes, counters, hooks)
+                    hooks.progress(counters)
+                    break
             hooks.progress(counters)
             if done < steps:
                 snapshot = partial(host_state, episodes, random_rng, sums, calls)
                 hooks.checkpoint(state, counters, done - n, done, snapshot)
+        counters.phase_step = done  # == steps unless hooks.stop ended the phase early
         return state
+
+    @staticmethod
+    def _log(
+        sums: dict[str, Any],
+        calls: int,
+        episodes: Episodes,
+        counters: Counters,
+        hooks: PhaseHooks,
+    ) -> tuple[dict[str, Any], int]:
+        """Log the mean update metrics and the finished episodes since the last record; the
+        sums start again."""
+        record = {k: v / max(calls, 1) for k, v in sums.items()} | episodes.record()
+        if record:
+            hooks.log("online", record, counters)
+        return {}, 0
 
     def collect(
         self,

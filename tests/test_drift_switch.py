@@ -33,6 +33,7 @@ def evals(run: Path, seed: int = 0) -> list[tuple[int, str, int]]:
         if r["seed"] == seed and "eval/data_action_mse" in r
     ]
 
+
 # ----------------------------------------------------------------------------- the rule
 def test_the_rule_fires_on_either_measure_above_its_limit_and_never_when_off():
     off = DriftSwitch()
@@ -57,7 +58,10 @@ def test_the_rule_fires_on_either_measure_above_its_limit_and_never_when_off():
         ({"drift_switch_mse": -1.0}, "--drift-switch-mse: must be >= 0"),
         ({"drift_switch_drop": 5.0, "method": "o2o"}, "--drift-switch-drop: .*--method coopo"),
         ({"drift_switch_mse": 1.0, "cycles": 1}, "--drift-switch-mse: .*--cycles >= 2"),
-        ({"drift_switch_mse": 1.0, "eval_interval": 0}, "--drift-switch-mse: .*0 < --eval-interval"),
+        (
+            {"drift_switch_mse": 1.0, "eval_interval": 0},
+            "--drift-switch-mse: .*0 < --eval-interval",
+        ),
         ({"drift_switch_mse": 1.0, "eval_interval": 400}, "--eval-interval < --online-steps"),
     ],
 )

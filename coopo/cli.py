@@ -436,13 +436,6 @@ def bench_function(suite: object, argv: list[str]) -> Any:
                 return 2
             c = plan[chunk - 1]
             seeds, datasets, methods = c.seeds, c.datasets, c.methods
-        # One line per invocation: a suite run in chunks keeps every chunk's command.
-        command = "coopo bench " + " ".join(argv)
-        old = (
-            (target / "COMMAND").read_text().splitlines() if (target / "COMMAND").is_file() else []
-        )
-        if command not in old:
-            (target / "COMMAND").write_text("\n".join([*old, command]) + "\n")
         summary = run_suite(
             suite,
             target,
@@ -457,6 +450,7 @@ def bench_function(suite: object, argv: list[str]) -> Any:
             keep_checkpoints=keep_checkpoints,
             expert_policy_dir=expert_policy_dir,
             console=console,
+            command="coopo bench " + " ".join(argv),
         )
         if summary.failed:
             return 1

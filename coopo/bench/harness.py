@@ -131,6 +131,49 @@ def check_same_dataset(path: Path, dataset: Path) -> None:
         )
 
 
+def _built_on(record: dict[str, Any]) -> str:
+    """The CPU vector extensions a dataset was built with, from its recorded provenance."""
+    cpu = ((record.get("extra") or {}).get("provenance") or {}).get("host", {}).get("cpu")
+    if not cpu:
+        return "a host that was not recorded"
+    return "a CPU with " + (", ".join(cpu.get("vector_flags") or []) or "no vector extensions")
+
+
+def check_dataset_matches_results(out: Path, recipe: str, dataset: Path) -> None:
+    """Refuse to add runs on ``dataset`` to a results directory whose runs on ``recipe`` were
+    trained on other content.
+
+    A built dataset depends on the host as well as on the code: the same commit builds other
+    ``hopper-medium`` content on a CPU with AVX-512 than on one without (NOTES of the handoffs
+    results), and datasets are not committed, so a results directory continued on another
+    host would otherwise mix two datasets' runs in one table without a word."""
+    now = dataset_hash(dataset)
+    for record_file in sorted((out / "runs" / recipe).glob("*/*/dataset.json")):
+        try:
+            record = json.loads(record_file.read_text()) or {}
+        except (OSError, ValueError):
+            continue
+        saved = record.get("hash")
+        if saved and saved != now:
+            from coopo.data import read_npz
+            from coopo.provenance import cpu_info
+
+            ours = read_npz(dataset).metadata.extra.get("provenance")
+            here = (
+                _built_on({"extra": {"provenance": ours}})
+                if ours
+                else "a CPU with " + ", ".join(cpu_info()["vector_flags"])
+            )
+            raise BenchError(
+                f"{dataset} holds {recipe} content {now}, built on {here}, but the runs in "
+                f"{out / 'runs' / recipe} were trained on {saved}, built on {_built_on(record)} "
+                f"(e.g. {record_file.parent}). Built datasets depend on the host's CPU as well "
+                "as on the code, so these runs would not compare with new ones. Continue this "
+                "results directory on a host like the one that built its data, put that "
+                f"dataset file at {dataset}, or use another --out"
+            )
+
+
 def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
     """Refuse to mix a run made with another config, or on other data, into this results
     directory."""
@@ -582,10 +625,13 @@ def run_suite(
     expert_policy_dir: Path | None = None,
     console: Console | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    command: str | None = None,
 ) -> BenchSummary:
-    """Run every unfinished run of ``suite`` into ``out`` and return what happened."""
+    """Run every unfinished run of ``suite`` into ``out`` and return what happened.
+    ``command`` (the invocation) is added to ``out/COMMAND`` once the request has passed its
+    checks, a line per distinct invocation (a suite run in chunks keeps every chunk's)."""
     # Over 60 lines: the bench as one readable sequence (select runs, record the suite,
-    # refuse foreign run directories, skip finished runs, run the rest most expensive first,
+    # refuse foreign run directories and rebuilt data, skip finished runs, run the rest most expensive first,
     # report each outcome); each step is a few lines or one call.
     console = console or Console()
     specs = expand(suite, seeds)
@@ -613,6 +659,9 @@ def run_suite(
             raise BenchError(
                 f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
             )
+    for recipe in dict.fromkeys(s.dataset for s in specs):  # before anything is written
+        dataset = prepare_dataset(out, recipe, suite.dataset_size, expert_policy_dir, console)
+        check_dataset_matches_results(out, recipe, dataset)
     suite_file.write_text(json.dumps(record, indent=1))
     append_provenance(out / "provenance.json")
 
@@ -628,6 +677,11 @@ def run_suite(
         (path / "bench.json").write_text(json.dumps(spec_record(spec, dataset), indent=1))
         (path / "error.txt").unlink(missing_ok=True)
         jobs.append((spec, path, dataset))
+    if command:
+        file = out / "COMMAND"
+        old_lines = file.read_text().splitlines() if file.is_file() else []
+        if command not in old_lines:
+            file.write_text("\n".join([*old_lines, command]) + "\n")
     console.print(
         f"suite {suite.name}: {len(specs)} runs, {skipped} already finished, {len(jobs)} to run "
         f"({backend}); results in {out}"

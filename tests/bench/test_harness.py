@@ -283,6 +283,36 @@ def test_bench_refuses_runs_made_on_other_data(tmp_path: Path):
     assert summary.finished == [] and not summary.failed
 
 
+def test_bench_refuses_new_runs_next_to_runs_on_data_built_elsewhere(tmp_path: Path):
+    """The dataset rebuilt in a fresh checkout on another host differs from what the results
+    directory's other runs trained on (builds depend on the CPU's vector extensions): a new run
+    on it is refused before anything is written, naming both builds' hosts."""
+    out = tmp_path / "b"
+    suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:1], seeds=(0,))
+    spec = expand(suite)[0]
+    sibling = out / "runs" / spec.dataset / "another-method" / "seeds-0_1_2"
+    sibling.mkdir(parents=True)
+    host = {"cpu": {"model": "x", "cores": 2, "vector_flags": ["avx2", "avx512f"]}}
+    record = {"hash": "fedcba9876543210", "extra": {"provenance": {"host": host}}}
+    (sibling / "dataset.json").write_text(json.dumps(record))
+    with pytest.raises(BenchError) as e:
+        run_suite(suite, out, workers=1)
+    said = str(e.value)
+    assert "fedcba9876543210" in said and "built on a CPU with avx2, avx512f" in said
+    assert str(sibling) in said and "another --out" in said
+    dataset = harness.dataset_path(out, spec.dataset, suite.dataset_size)
+    assert harness.dataset_hash(dataset) in said
+    assert not (out / "suite.json").exists() and not (out / "provenance.json").exists()
+    assert not harness.run_dir(out, spec).exists()
+    argv = ["bench", "smoke", "--out", str(out), "--seeds", "0", "--methods", spec.method]
+    assert main([*argv, "--no-report"]) == 1  # the command line says so too ...
+    assert not (out / "COMMAND").exists()  # ... and a refused invocation is not recorded
+    # the sibling on the same content is no obstacle
+    (sibling / "dataset.json").write_text(json.dumps({"hash": harness.dataset_hash(dataset)}))
+    summary = run_suite(suite, out, workers=1)
+    assert summary.finished == [spec.name] and not summary.failed
+
+
 def test_a_failing_run_is_reported_and_the_others_still_run(tmp_path: Path, monkeypatch):
     out = tmp_path / "b"
     suite = dataclasses.replace(

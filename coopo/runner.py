@@ -118,7 +118,7 @@ class Trainer:
             self.to_offline = phases.make_handoff(self.online_algo, self.offline_algo)
         self.evaluator = setup.make_evaluator()
         self.last: Evaluation | None = None  # the newest evaluation
-        has_ref = setup.ref_scores[0] is not None
+        self.has_ref = has_ref = setup.ref_scores[0] is not None
         self.monitor = RunMonitor(
             run_dir, self.seeds, cfg.cycles, has_ref, self.console, wandb_options(cfg)
         )
@@ -181,7 +181,7 @@ class Trainer:
                         state = self.online_phase(state, phase, counters, index)
                     counters.holder = phase.kind
                     ev = self.evaluate(state, counters, phase, boundary=True)
-                    if phase.kind == "offline" and self.setup.ref_scores[0] is not None:
+                    if phase.kind == "offline" and self.has_ref:
                         counters.anchored_score = float(np.mean(ev.scores))
                     self._checkpoint(state, counters, index)
                     ran += 1
@@ -224,11 +224,11 @@ class Trainer:
         online phase, which has no later one to give its steps to)."""
         if not self.drift.on or index == self.last_online or self.last is None:
             return False
-        ev, has_ref = self.last, self.setup.ref_scores[0] is not None
+        ev = self.last
         mse = ev.metrics.get("data_action_mse")
         self.switched = self.drift.why(
             None if mse is None else float(np.mean(mse)),
-            float(np.mean(ev.scores)) if has_ref else None,
+            float(np.mean(ev.scores)) if self.has_ref else None,
             counters.anchored_score,
         )
         return self.switched is not None

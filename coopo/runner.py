@@ -209,7 +209,9 @@ class Trainer:
         self.switched = None
         hooks = self._hooks(phase, index)
         state = self.online.run(state, budget, index, counters, hooks, start, host)
-        counters.online_carry = budget - counters.phase_step
+        # the phase is over: what it left goes to the next one, which starts at its step 0
+        done, counters.phase_step = counters.phase_step, 0
+        counters.online_carry = budget - done
         if self.switched:
             self.console.print(
                 f"cycle {phase.cycle + 1}/{self.cfg.cycles} online  env {counters.env_steps:>7d}: "

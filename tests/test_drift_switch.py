@@ -178,3 +178,23 @@ def test_the_drop_rule_compares_with_the_end_of_the_preceding_offline_phase(
     # the first online phase's three mid-phase evaluations (the last online phase is not checked)
     want = [(mean[(0, "online", s)], anchored) for s in (100, 200, 300)]
     assert np.allclose(np.array(seen, float), want, rtol=1e-6) and len({a for _, a in seen}) == 1
+
+
+def test_online_phases_run_back_to_back_each_take_their_steps(tmp_path: Path):
+    """Behaviour training (coopo data train-behaviour) calls the online phase again and again
+    with one counter set and no checkpoint between: each call runs its steps from step 0."""
+    from coopo.runner import Trainer
+    from coopo.schedule import Phase
+
+    c = cfg(tmp_path, method="online", random_steps=0)
+    (tmp_path / "run").mkdir()
+    trainer = Trainer(c, tmp_path / "run")
+    try:
+        state, counters = trainer.init_state(), ckpt.Counters()
+        with trainer.monitor.open(counters, 200, False):
+            for index in range(2):
+                state = trainer.online_phase(state, Phase("online", 100, 0), counters, index)
+                assert counters.env_steps == 100 * (index + 1)
+                assert counters.phase_step == 0 and counters.online_carry == 0
+    finally:
+        trainer.close()

@@ -312,3 +312,70 @@ def test_a_killed_bench_worker_resumes_with_nothing_lost(tmp_path: Path, holder)
     (ref,) = [p.parent for p in (tmp_path / "unbroken").glob("runs/*/*/*/bench.json")]
     same_outcome(ref, path)
     assert "--- resuming" in (path / "log.txt").read_text()
+
+
+# a bench driver with stand-in workers: each writes its pid, then sleeps until a SIGINT,
+# which it records before it exits (a real worker stops at its next jitted call)
+_DRIVER = r"""
+import sys
+from pathlib import Path
+from coopo.bench import harness
+
+out = Path(sys.argv[1])
+worker = (
+    "import os, signal, sys, time\n"
+    "from pathlib import Path\n"
+    "d = Path(sys.argv[1])\n"
+    "def stop(*_):\n"
+    "    (d / 'got-sigint').write_text('')\n"
+    "    sys.exit(1)\n"
+    "signal.signal(signal.SIGINT, stop)\n"
+    "(d / 'pid').write_text(str(os.getpid()))\n"
+    "time.sleep(300)\n"
+)
+harness._worker_cmd = lambda path, dataset, keep: [sys.executable, "-c", worker, str(path)]
+jobs = []
+for i in range(3):
+    (out / f"run{i}").mkdir(parents=True)
+    jobs.append((f"run{i}", out / f"run{i}", out / "dataset"))
+try:
+    for outcome in harness._run_local(jobs, workers=2, keep_checkpoints=False):
+        print("outcome", outcome[0], flush=True)
+except KeyboardInterrupt:
+    print("driver interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_bench_driver_alone_stops_its_workers_and_starts_no_more(
+    tmp_path: Path, sig
+):
+    # before, the driver waited for its workers to finish their runs (hours) after a SIGINT
+    # sent to it alone, and a SIGTERM killed it and left them running
+    driver = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    pids = [tmp_path / f"run{i}" / "pid" for i in range(2)]
+    deadline = time.time() + 120
+    while not all(p.is_file() and p.read_text() for p in pids) and time.time() < deadline:
+        time.sleep(0.05)
+    assert all(p.is_file() for p in pids), "the two workers did not start"
+    driver.send_signal(sig)
+    try:
+        out, _ = driver.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        driver.kill()
+        for p in pids:
+            os.kill(int(p.read_text()), signal.SIGKILL)
+        pytest.fail("the driver did not stop its workers")
+    assert driver.returncode == 130 and "driver interrupted" in out, out
+    for i in range(2):  # each running worker got one SIGINT and exited
+        assert (tmp_path / f"run{i}" / "got-sigint").is_file()
+        pid = int(pids[i].read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert not (tmp_path / "run2" / "pid").exists()  # the queued run never started

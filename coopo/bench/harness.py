@@ -33,6 +33,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -386,6 +387,26 @@ def worker_env(
     return env
 
 
+def _worker_cmd(path: Path, dataset: Path, keep_checkpoints: bool) -> list[str]:
+    """The command line of one local worker process (one run)."""
+    cmd = [sys.executable, "-m", "coopo.bench.harness", str(path), str(dataset)]
+    if keep_checkpoints:
+        cmd.append("--keep-checkpoints")
+    return cmd
+
+
+def _start_worker(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start one worker in a process group of its own (signals reach it through the driver)."""
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def _run_local(
     jobs: list[tuple[RunSpec, Path, Path]],
     workers: int,
@@ -393,6 +414,17 @@ def _run_local(
     gpus: list[Gpu] | None = None,
     watch: RunProgress | None = None,
 ) -> Iterable[Outcome]:
+    """Run each job in a worker process of its own, ``workers`` at a time.
+
+    The workers run in process groups of their own, so an interrupt reaches them only through
+    this driver: the first SIGINT (Ctrl-C) or SIGTERM (a scheduler's stop) that reaches the
+    driver is passed on to every running worker as one SIGINT (each stops at its next jitted
+    call with its last checkpoint intact, as ``coopo train`` does; later ones are ignored), no
+    further run starts, and once every worker has exited and been reported the driver raises
+    ``KeyboardInterrupt``. Without that, a signal sent to the driver alone left it waiting for
+    its runs to end (hours), and a SIGTERM left them running on without it. The handlers are
+    installed only when this runs in the main thread; elsewhere a ``KeyboardInterrupt`` or the
+    caller closing the generator stops the workers the same way."""
     import queue
 
     gpus = gpus or []
@@ -400,19 +432,28 @@ def _run_local(
     slots: queue.Queue[int] = queue.Queue()
     for i in range(workers):
         slots.put(i)
+    live: set[subprocess.Popen[str]] = set()
+    live_lock = threading.Lock()
+    stopping = threading.Event()
 
     def one(job: tuple[RunSpec, Path, Path]) -> Outcome:
         spec, path, dataset = job
-        cmd = [sys.executable, "-m", "coopo.bench.harness", str(path), str(dataset)]
-        if keep_checkpoints:
-            cmd.append("--keep-checkpoints")
         slot = slots.get()
-        if watch:
-            watch.started(spec, path)
         try:
             env = worker_env(dict(os.environ), slot, workers, cpus, gpus)
-            t = time.perf_counter()
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            with live_lock:
+                if stopping.is_set():
+                    return spec, False, "not started: the bench was interrupted", 0.0
+                if watch:
+                    watch.started(spec, path)
+                t = time.perf_counter()
+                proc = _start_worker(_worker_cmd(path, dataset, keep_checkpoints), env)
+                live.add(proc)
+            try:
+                _, stderr = proc.communicate()
+            finally:
+                with live_lock:
+                    live.discard(proc)
             took = time.perf_counter() - t
         finally:
             slots.put(slot)
@@ -420,14 +461,44 @@ def _run_local(
                 watch.ended(path)
         if proc.returncode != 0:
             err = path / "error.txt"
-            msg = err.read_text().splitlines()[0] if err.is_file() else proc.stderr[-2000:]
+            msg = err.read_text().splitlines()[0] if err.is_file() else stderr[-2000:]
             return spec, False, msg, took
         return spec, True, _score_line(path), took
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    def stop_workers() -> None:
+        with live_lock:
+            if stopping.is_set():
+                return
+            stopping.set()
+            for proc in live:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+
+    def on_signal(signum: int, frame: object) -> None:  # runs in the main thread
+        stop_workers()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if in_main:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, on_signal)
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         futures = [pool.submit(one, j) for j in jobs]
         for f in as_completed(futures):
             yield f.result()
+    except (KeyboardInterrupt, GeneratorExit):  # GeneratorExit: the caller stopped reading
+        stop_workers()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=stopping.is_set())
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    if stopping.is_set():
+        raise KeyboardInterrupt(
+            "interrupted: every running run stopped at its last checkpoint; run the same "
+            "coopo bench command again to continue"
+        )
 
 
 def _pack(path: Path) -> dict[str, bytes]:

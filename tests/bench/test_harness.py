@@ -444,21 +444,36 @@ def test_workers_are_spread_over_gpus_and_fit_their_memory():
     assert harness.plan_workers(3, cpus=16, gpus=[small]) == 3  # an explicit --workers is kept
 
 
+class FakeWorker:
+    """Stands in for a worker process: ``work`` runs when the driver waits for it."""
+
+    def __init__(self, work, code: int) -> None:
+        self.work, self.code, self.returncode = work, code, None
+
+    def communicate(self) -> tuple[str, str]:
+        self.work()
+        self.returncode = self.code
+        return "", "no worker in this test"
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        raise AssertionError("nothing interrupts these tests")
+
+
 def test_the_bench_passes_the_gpu_settings_to_its_workers(tmp_path: Path, monkeypatch):
     small = harness.Gpu(0, "small", 6 * 1024)
     monkeypatch.setattr(harness, "detect_gpus", lambda: [small])
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
     monkeypatch.delenv("XLA_PYTHON_CLIENT_MEM_FRACTION", raising=False)
     seen: list[dict[str, str]] = []
-    real_run = harness.subprocess.run
 
-    def fake_run(cmd, env=None, **kw):  # stands in for the worker process
-        if "coopo.bench.harness" not in cmd:
-            return real_run(cmd, env=env, **kw)
+    def fake_start(cmd, env):  # stands in for the worker process
         seen.append(env)
-        return harness.subprocess.CompletedProcess(cmd, 1, "", "no worker in this test")
+        return FakeWorker(lambda: None, 1)
 
-    monkeypatch.setattr(harness.subprocess, "run", fake_run)
+    monkeypatch.setattr(harness, "_start_worker", fake_start)
     suite = dataclasses.replace(SMOKE, seeds=(0,))
     summary = run_suite(suite, tmp_path / "b")
     assert len(seen) == len(expand(suite)) and len(summary.failed) == len(seen)
@@ -477,19 +492,19 @@ def test_bench_progress_shows_runs_done_and_each_runs_phase_on_a_terminal(
     from rich.console import Console
 
     monkeypatch.setattr(harness, "POLL_SECONDS", 0.05)
-    real_run = harness.subprocess.run
 
-    def fake_worker(cmd, env=None, **kw):  # a run that logs one record, then finishes
-        if "coopo.bench.harness" not in cmd:
-            return real_run(cmd, env=env, **kw)
+    def fake_start(cmd, env):  # a run that logs one record, then finishes
         path = Path(cmd[3])
-        record = {"seed": 0, "cycle": 1, "phase": "online", "env_steps": 150, "grad_steps": 7}
-        (path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
-        time.sleep(0.5)
-        (path / "results.json").write_text(json.dumps({"final_return": {"0": 1.0}}))
-        return harness.subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(harness.subprocess, "run", fake_worker)
+        def work() -> None:
+            record = {"seed": 0, "cycle": 1, "phase": "online", "env_steps": 150, "grad_steps": 7}
+            (path / "metrics.jsonl").write_text(json.dumps(record) + "\n")
+            time.sleep(0.5)
+            (path / "results.json").write_text(json.dumps({"final_return": {"0": 1.0}}))
+
+        return FakeWorker(work, 0)
+
+    monkeypatch.setattr(harness, "_start_worker", fake_start)
     suite = dataclasses.replace(SMOKE, seeds=(0,))
     n = len(expand(suite))
     for terminal in (True, False):

@@ -433,7 +433,7 @@ def _run_local(
     for i in range(workers):
         slots.put(i)
     live: set[subprocess.Popen[str]] = set()
-    live_lock = threading.Lock()
+    live_lock = threading.RLock()  # reentrant: a second signal may land inside the handler
     stopping = threading.Event()
 
     def one(job: tuple[RunSpec, Path, Path]) -> Outcome:

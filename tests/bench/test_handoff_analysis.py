@@ -85,6 +85,56 @@ def test_criteria_pair_the_cycled_run_with_its_control_by_seed():
     assert c["paired_low"] < c["paired_difference"] < c["paired_high"]
 
 
+def test_criteria_pair_the_drops_by_seed_too():
+    # drops per seed (mean over its two switches): cycled 5, 1, 3; control 20, 10, 24
+    cycled = (
+        run(0, 30.0, [25.0, 30.0], 30.0, [25.0, 30.0])
+        + run(1, 30.0, [29.0, 30.0], 30.0, [29.0, 30.0])
+        + run(2, 30.0, [27.0, 30.0], 30.0, [27.0, 30.0])
+    )
+    control = (
+        run(0, 30.0, [10.0, 30.0], 30.0, [10.0, 30.0])
+        + run(1, 30.0, [20.0, 30.0], 30.0, [20.0, 30.0])
+        + run(2, 30.0, [6.0, 30.0], 30.0, [6.0, 30.0])
+    )
+    summary = ha.summarise({("d", "cyc"): cycled, ("d", "one"): control}, window=2000)
+    assert summary["d"]["cyc"]["drop_by_seed"] == pytest.approx({"0": 5.0, "1": 1.0, "2": 3.0})
+    c = ha.criteria(summary, [("cyc", "one")])["d"]["cyc"]
+    d = [5.0 - 20.0, 1.0 - 10.0, 3.0 - 24.0]  # -15, -9, -21
+    assert c["drop_paired_seeds"] == 3
+    assert c["drop_paired_difference"] == pytest.approx(sum(d) / 3)
+    assert c["control_drop"] == pytest.approx(18.0)
+    # t interval by hand: mean -15, sd 6, se 6/sqrt(3), t(0.975, 2) = 4.3027
+    half = 4.302652729911275 * 6.0 / 3**0.5
+    assert c["drop_paired_low"] == pytest.approx(-15.0 - half)
+    assert c["drop_paired_high"] == pytest.approx(-15.0 + half)
+    assert c["drop_paired_p"] < 0.05
+    # the drop tests stay out of the Holm family of the final-score tests
+    assert c["paired_p_holm"] == pytest.approx(c["paired_p"])
+
+
+def test_a_cycled_method_judged_against_two_controls_keeps_both_rows():
+    cycled = run(0, 30.0, [28.0, 32.0], 40.0, [39.0, 41.0]) + run(
+        1, 20.0, [18.0, 25.0], 10.0, [12.0, 14.0]
+    )
+    one = run(0, 30.0, [20.0, 30.0], 30.0, [30.0, 30.0]) + run(
+        1, 20.0, [10.0, 10.0], 10.0, [10.0, 11.0]
+    )
+    other = run(0, 30.0, [30.0, 30.0], 30.0, [30.0, 30.0]) + run(
+        1, 20.0, [20.0, 20.0], 10.0, [10.0, 10.0]
+    )
+    summary = ha.summarise(
+        {("d", "cyc"): cycled, ("d", "one"): one, ("d", "other"): other}, window=2000
+    )
+    r = ha.criteria(summary, [("cyc", "one"), ("cyc", "other")])["d"]
+    assert set(r) == {"cyc vs one", "cyc vs other"}
+    assert r["cyc vs one"]["control"] == "one"
+    assert r["cyc vs other"]["control"] == "other"
+    # finals: cycled 40, 12; other 30, 10
+    assert r["cyc vs other"]["paired_difference"] == pytest.approx((10.0 + 2.0) / 2)
+    assert r["cyc vs one"]["paired_difference"] != r["cyc vs other"]["paired_difference"]
+
+
 def test_a_seed_without_evaluations_yet_does_not_count():
     rows = run(0, 30.0, [10.0, 20.0], 40.0, [35.0, 38.0])
     rows += [{"seed": 1, "cycle": 0, "phase": "offline", "env_steps": 0, "offline/loss": 1.0}]

@@ -187,13 +187,11 @@ def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
         return
     old = json.loads(saved.read_text())
     new = json.loads(json.dumps(spec_record(spec, dataset)))  # tuples -> lists, as saved
-    # An option added to TrainConfig since that run was recorded, left at its default, is not
-    # a difference: the run used what the default does.
+    # An option added to TrainConfig (or to an algorithm's config) since that run was recorded
+    # is not a difference: the run used what the option's default does. So the recorded
+    # config is filled in with today's defaults for every option it lacks, at any depth.
     defaults = json.loads(json.dumps(config_to_dict(TrainConfig())))
-    old_config = {
-        **{k: v for k, v in defaults.items() if k in new["config"]},
-        **old.get("config", {}),
-    }
+    old_config = _with_missing(old.get("config", {}), defaults, new["config"])
     if old_config != new["config"]:
         changed = sorted(
             k
@@ -204,6 +202,19 @@ def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
             f"{path} holds a run of another config (differs in: {', '.join(changed)}); "
             "use another --out, or delete that run directory to re-run it"
         )
+
+
+def _with_missing(recorded: dict, defaults: dict, wanted: dict) -> dict:
+    """``recorded`` plus, for each key of ``wanted`` that it lacks, the default (recursing
+    into nested configs such as ``sac``)."""
+    out = dict(recorded)
+    for k, v in wanted.items():
+        if k not in out:
+            if k in defaults:
+                out[k] = defaults[k]
+        elif isinstance(v, dict) and isinstance(out[k], dict) and isinstance(defaults.get(k), dict):
+            out[k] = _with_missing(out[k], defaults[k], v)
+    return out
 
 
 def spec_record(spec: RunSpec, dataset: Path) -> dict[str, Any]:

@@ -258,6 +258,49 @@ def test_bench_refuses_to_mix_configs_and_names_the_difference(tmp_path: Path):
         harness.get_suite("huge")
 
 
+def test_an_option_added_since_a_run_was_recorded_is_not_a_difference_at_any_depth(
+    tmp_path: Path,
+):
+    """A run recorded before an option existed (top level, or inside an algorithm's config)
+    used what the option's default does: it is not refused. A recorded nested value that
+    differs from today's is, and the refusal names the config holding it."""
+    suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:1], seeds=(0,))
+    spec = expand(suite)[0]
+    path = tmp_path / "run"
+    path.mkdir()
+    record = json.loads(json.dumps(harness.spec_record(spec, Path("x.npz"))))
+    del record["config"]["sac"]["anchor_kl_coef"]  # an option SAC's config gained later
+    del record["config"]["drift_switch_mse"]  # and a top-level one
+    (path / "bench.json").write_text(json.dumps(record))
+    harness.check_consistent(path, spec, tmp_path / "x.npz")  # accepted
+    record["config"]["sac"]["tau"] = 0.5  # a recorded value that differs
+    (path / "bench.json").write_text(json.dumps(record))
+    with pytest.raises(BenchError, match=r"differs in: sac\)"):
+        harness.check_consistent(path, spec, tmp_path / "x.npz")
+
+
+@pytest.mark.parametrize("results", ["handoffs", "cpu-heldout"])
+def test_committed_results_that_are_still_being_extended_match_todays_suites(
+    results: str, monkeypatch
+):
+    """Every run in the committed results directories that later invocations add seeds to
+    has the config today's suite gives it, so `coopo bench` continues them instead of
+    refusing (a changed default would otherwise break every such directory)."""
+    root = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / results / "runs"
+    records = sorted(root.glob("*/*/seeds-*/bench.json"))
+    assert records, f"no committed runs under {root}"
+    monkeypatch.setattr(harness, "check_same_dataset", lambda *a, **k: None)  # data not here
+    for f in records:
+        rec = json.loads(f.read_text())
+        suite = SUITES[rec["suite"]]
+        (spec,) = [
+            s
+            for s in expand(suite, tuple(rec["seeds"]))
+            if s.dataset == rec["dataset"] and s.method == rec["method"]
+        ]
+        harness.check_consistent(f.parent, spec, Path(rec["dataset_file"]))
+
+
 def test_bench_refuses_runs_made_on_other_data(tmp_path: Path):
     """A finished run whose recorded dataset content differs from the dataset the results
     directory holds now (rebuilt by other code in a fresh checkout) is not silently kept next

@@ -24,10 +24,9 @@ dataset of the probe curves of the selected methods.
 from __future__ import annotations
 
 import argparse
-import collections
 import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection
 from pathlib import Path
 
@@ -269,17 +268,33 @@ def never_falls(values: list[float]) -> bool:
     return all(b >= a for a, b in itertools.pairwise(values))
 
 
+def paired_by_seed(x: dict[str, float], y: dict[str, float], prefix: str) -> dict:
+    """``coopo.bench.stats.paired_difference`` of two per-seed values over their shared seeds,
+    as ``PREFIXseeds``, ``PREFIXdifference``, ``PREFIXlow``, ``PREFIXhigh`` and ``PREFIXp``."""
+    from coopo.bench.stats import paired_difference
+
+    shared = sorted(set(x) & set(y), key=int)
+    d = paired_difference([x[s] for s in shared], [y[s] for s in shared])
+    return {
+        f"{prefix}seeds": d.n,
+        f"{prefix}difference": d.mean,
+        f"{prefix}low": d.low,
+        f"{prefix}high": d.high,
+        f"{prefix}p": d.p_value,
+    }
+
+
 def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
     """The handoff criteria of a cycled method against its one-switch control, per dataset:
     its mean drop at a switch (at most ``MAX_DROP``), whether its mean end-of-offline score
     never falls from one cycle to the next (and on how many seeds), and its final score against
     the control's, paired by seed (``coopo.bench.stats.paired_difference``: mean difference,
     95% t interval, two-sided p, and p Holm-adjusted over every paired test in the table)."""
-    from coopo.bench.stats import holm, paired_difference
+    from coopo.bench.stats import holm
 
     out: dict = {}
     # a row is keyed by the cycled method, or "CYCLED vs CONTROL" when it has several controls
-    n_controls = collections.Counter(cycled for cycled, _ in pairs)
+    n_controls = Counter(cycled for cycled, _ in pairs)
     for dataset, methods in summary.items():
         if not isinstance(methods, dict):
             continue
@@ -302,36 +317,18 @@ def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
             }
             if control in methods:
                 k = methods[control]
-                shared = sorted(set(c["final_by_seed"]) & set(k["final_by_seed"]), key=int)
-                d = paired_difference(
-                    [c["final_by_seed"][s] for s in shared],
-                    [k["final_by_seed"][s] for s in shared],
-                )
-                # the drop too, each seed's mean over its switches, paired by seed (not in
-                # the Holm family, which holds the final-score tests)
-                shared_drop = sorted(set(c["drop_by_seed"]) & set(k["drop_by_seed"]), key=int)
-                if len(shared_drop) >= 2:
-                    dd = paired_difference(
-                        [c["drop_by_seed"][s] for s in shared_drop],
-                        [k["drop_by_seed"][s] for s in shared_drop],
-                    )
-                    row.update(
-                        control_drop=k["drop_mean"],
-                        drop_paired_seeds=dd.n,
-                        drop_paired_difference=dd.mean,
-                        drop_paired_low=dd.low,
-                        drop_paired_high=dd.high,
-                        drop_paired_p=dd.p_value,
-                    )
                 row.update(
                     control_finished=k["finished"],
                     control_final=k["final_mean"],
-                    paired_seeds=d.n,
-                    paired_difference=d.mean,
-                    paired_low=d.low,
-                    paired_high=d.high,
-                    paired_p=d.p_value,
+                    **paired_by_seed(c["final_by_seed"], k["final_by_seed"], "paired_"),
                 )
+                # the drop too, each seed's mean over its switches (not in the Holm family,
+                # which holds the final-score tests)
+                if len(set(c["drop_by_seed"]) & set(k["drop_by_seed"])) >= 2:
+                    row.update(
+                        control_drop=k["drop_mean"],
+                        **paired_by_seed(c["drop_by_seed"], k["drop_by_seed"], "drop_paired_"),
+                    )
             key = cycled if n_controls[cycled] == 1 else f"{cycled} vs {control}"
             out.setdefault(dataset, {})[key] = row
     # Holm over every paired test in the table (all datasets and pairs together)

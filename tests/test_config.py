@@ -33,7 +33,10 @@ def test_config_dict_round_trip():
             {"offline_data": "dataset+online", "offline_online_fraction": -0.1},
             "--offline-online-fraction",
         ),
-        ({"offline_online_fraction": 0.5}, "--offline-online-fraction.*dataset\\+online"),
+        (
+            {"offline_data": "dataset", "offline_online_fraction": 0.5},
+            "--offline-online-fraction.*dataset\\+online",
+        ),
         ({"eval_interval": 75}, "--eval-interval"),
         ({"seeds": (1, 1)}, "--seeds"),
         ({"dataset": "none"}, "--dataset"),

@@ -19,6 +19,7 @@ from typing import Any
 
 from coopo.config import TrainConfig, config_from_dict, config_to_dict
 from coopo.networks import NetworkConfig
+from coopo.offline import OFFLINE_ALGORITHMS
 
 
 @dataclass(frozen=True)
@@ -279,9 +280,28 @@ def expand(suite: Suite, seeds: tuple[int, ...] | None = None) -> list[RunSpec]:
 # ----------------------------------------------------------------------------- methods
 # Each baseline runs with its reference implementation's settings; what differs from them is
 # said next to it. Budgets (offline updates, online env steps) come from the suite.
+# COOPO as `coopo train` runs it by default (coopo.config): AWAC-KL anchoring on the dataset
+# plus all online data so far, Cal-QL fine-tuning with 2 sampled actions per source. Spelled
+# out rather than inherited, so a suite's base (which keeps the algorithms' reference
+# settings, `_REFERENCE`) cannot change it.
 COOPO = MethodSpec(
     "coopo",
-    {"method": "coopo", "offline": "awac_kl", "online": "sac"},
+    {
+        "method": "coopo",
+        "offline": "awac_kl",
+        "online": "cal_ql",
+        "cal_ql": {"num_samples": 2},
+        "offline_data": "dataset+online",
+    },
+    "COOPO: cycles of AWAC-KL anchoring (dataset plus online data) and Cal-QL fine-tuning",
+    baseline=False,
+)
+# The pair the handoff study started from (and the default before it): AWAC-KL anchoring on
+# the dataset only, SAC fine-tuning. The handoffs and ablations suites vary it one option at a
+# time (docs/handoffs.md).
+COOPO_SAC = MethodSpec(
+    "coopo",
+    {"method": "coopo", "offline": "awac_kl", "online": "sac", "offline_data": "dataset"},
     "COOPO: cycles of AWAC-KL anchoring on the dataset and SAC fine-tuning",
     baseline=False,
 )
@@ -341,6 +361,12 @@ SAC_SCRATCH = MethodSpec(
 
 COOPO_1CYCLE = MethodSpec(
     "coopo-1cycle",
+    {"method": "o2o", "offline": "awac_kl", "online": "cal_ql", "cal_ql": {"num_samples": 2}},
+    "The same pair switched once: AWAC-KL offline, then Cal-QL online (isolates cycling)",
+    offline_to_online=True,
+)
+COOPO_SAC_1CYCLE = MethodSpec(
+    "coopo-1cycle",
     {"method": "o2o", "offline": "awac_kl", "online": "sac"},
     "The same pair switched once: AWAC-KL offline, then SAC online (isolates cycling)",
     offline_to_online=True,
@@ -348,9 +374,9 @@ COOPO_1CYCLE = MethodSpec(
 
 
 def coopo_variant(name: str, overrides: dict[str, Any], description: str) -> MethodSpec:
-    """COOPO (AWAC-KL + SAC, cycled) with extra config overrides."""
+    """COOPO's starting pair (AWAC-KL + SAC, cycled, `COOPO_SAC`) with extra config overrides."""
     return MethodSpec(
-        f"coopo-{name}", {**COOPO.overrides, **overrides}, description, baseline=False
+        f"coopo-{name}", {**COOPO_SAC.overrides, **overrides}, description, baseline=False
     )
 
 
@@ -384,7 +410,17 @@ def rlpd(utd: int) -> MethodSpec:
 
 
 # ----------------------------------------------------------------------------- suites
+# Every suite's base keeps the algorithms' reference settings where coopo's defaults depart
+# from them (coopo.config: the offline phases' data, Cal-QL's sampled actions), so a baseline
+# runs as published and committed results keep their configs; COOPO's cells set coopo's
+# choices explicitly (`COOPO`).
+_REFERENCE: dict[str, Any] = {
+    "offline_data": "dataset",
+    "cal_ql": OFFLINE_ALGORITHMS["cal_ql"].Config(),
+}
+
 _SMOKE_BASE = TrainConfig(
+    **_REFERENCE,
     cycles=2,
     offline_steps=100,
     online_steps=100,
@@ -401,6 +437,7 @@ _SMOKE_BASE = TrainConfig(
 # CPU scale: 30k offline updates and 30k online env steps per run (D4RL-scale O2O uses 1M of
 # each).
 _CPU_BASE = TrainConfig(
+    **_REFERENCE,
     cycles=3,
     offline_steps=10_000,
     online_steps=10_000,
@@ -444,6 +481,7 @@ CPU_CALQL_SAMPLES = 2
 # share the GPU without overlap. So ~9-10 h in all, RLPD-bound (an upper bound: a GPU runs
 # wide ensembles relatively faster than a CPU).
 _GPU_BASE = TrainConfig(
+    **_REFERENCE,
     cycles=5,
     offline_steps=50_000,
     online_steps=50_000,
@@ -454,6 +492,7 @@ _GPU_BASE = TrainConfig(
 )
 
 _PAPER_BASE = TrainConfig(
+    **_REFERENCE,
     cycles=10,
     offline_steps=100_000,
     online_steps=25_000,
@@ -475,7 +514,7 @@ def _cycles(k: int, base: TrainConfig) -> MethodSpec:
     return MethodSpec(
         f"coopo-cycles{k}",
         {
-            **COOPO.overrides,
+            **COOPO_SAC.overrides,
             "cycles": k,
             "offline_steps": total_off // k,
             "online_steps": total_on // k,
@@ -531,7 +570,7 @@ SUITES: dict[str, Suite] = {
             "every 2.5k env steps with 10 episodes."
         ),
         estimated_hours=(
-            "~23 h on 2 CPU cores in 12 chunks of <= 2.5 h (coopo bench --list; 45 worker-hours "
+            "~28 h on 2 CPU cores in 12 chunks of <= 2.5 h (coopo bench --list; 55 worker-hours "
             "at the per-worker rates measured by benchmarks/run_cost.py on the 2-core AMD EPYC "
             "host, an upper bound), plus building the two medium-replay datasets (re-running "
             "their behaviour training) in their first chunks"
@@ -554,31 +593,31 @@ SUITES: dict[str, Suite] = {
             _cycles(8, _ABLATION_BASE),
             MethodSpec(
                 "coopo-data+online",
-                {**COOPO.overrides, "offline_data": "dataset+online"},
+                {**COOPO_SAC.overrides, "offline_data": "dataset+online"},
                 "COOPO whose offline phases sample dataset plus all online data so far",
                 baseline=False,
             ),
             MethodSpec(
                 "coopo-no-kl",
-                {**COOPO.overrides, "awac_kl": {"kl_coef": 0.0}},
+                {**COOPO_SAC.overrides, "awac_kl": {"kl_coef": 0.0}},
                 "COOPO without the KL-to-previous-policy term",
                 baseline=False,
             ),
             MethodSpec(
                 "coopo-iql",
-                {**COOPO.overrides, "offline": "iql"},
+                {**COOPO_SAC.overrides, "offline": "iql"},
                 "COOPO with IQL anchoring",
                 baseline=False,
             ),
             MethodSpec(
                 "coopo-td3",
-                {**COOPO.overrides, "online": "td3"},
+                {**COOPO_SAC.overrides, "online": "td3"},
                 "COOPO with TD3 fine-tuning",
                 baseline=False,
             ),
             MethodSpec(
                 "coopo-ppo",
-                {**COOPO.overrides, "online": "ppo"},
+                {**COOPO_SAC.overrides, "online": "ppo"},
                 "COOPO with PPO fine-tuning",
                 baseline=False,
             ),
@@ -603,7 +642,7 @@ SUITES: dict[str, Suite] = {
         base=dataclasses.replace(_CPU_BASE, eval_interval=1_000),
         datasets=("hopper-medium", "walker2d-medium"),
         methods=(
-            COOPO,
+            COOPO_SAC,
             coopo_variant(
                 "anchor-kl",
                 {"sac": {"anchor_kl_coef": 1.0, "anchor_kl_decay_steps": 10_000}},
@@ -738,7 +777,7 @@ SUITES: dict[str, Suite] = {
                 {"sac": {"reset_optimizers_on_handoff": True}},
                 "Fresh Adam moments for SAC's actor and critic at each handoff",
             ),
-            COOPO_1CYCLE,
+            COOPO_SAC_1CYCLE,
             MethodSpec(
                 "coopo-1cycle-online-calql",
                 {

@@ -13,6 +13,7 @@ from coopo.bench import harness
 from coopo.bench.harness import BenchError, run_suite
 from coopo.bench.suites import SUITES, expand
 from coopo.cli import main
+from coopo.config import TrainConfig, config_to_dict
 from coopo.runner import train
 
 SMOKE = SUITES["smoke"]
@@ -57,10 +58,17 @@ def test_cpu_suite_is_what_the_issue_asks_for():
     }  # fmt: skip
     specs = {s.method: s.config for s in expand(cpu) if s.dataset == cpu.datasets[0]}
     assert all(c["eval_episodes"] == 10 for c in specs.values())
-    # the control: the same pair, switched once, same totals
+    # COOPO as `coopo train` runs it by default (the suite's base keeps the reference
+    # settings for the baselines, so coopo's choices must reach its cells explicitly)
     one, coopo = specs["coopo-1cycle"], specs["coopo"]
-    assert (one["method"], one["offline"], one["online"]) == ("o2o", "awac_kl", "sac")
-    assert one["sac"] == coopo["sac"] and one["awac_kl"] == coopo["awac_kl"]
+    default = config_to_dict(TrainConfig())
+    for key in ("method", "offline", "online", "offline_data", "awac_kl", "cal_ql"):
+        assert coopo[key] == default[key], key
+    # the control: the same pair, switched once, same totals
+    assert (one["method"], one["offline"], one["online"]) == ("o2o", "awac_kl", "cal_ql")
+    assert one["cal_ql"] == coopo["cal_ql"] and one["awac_kl"] == coopo["awac_kl"]
+    # the baselines keep their reference data and Cal-QL settings
+    assert specs["awac-ft"]["offline_data"] == "dataset"
     assert specs["calql-ft"]["offline"] == specs["calql-ft"]["online"] == "cal_ql"
     # RLPD as published, except its UTD; Cal-QL as published, except its sampled actions
     r = specs["rlpd"]

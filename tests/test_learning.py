@@ -27,11 +27,16 @@ PENDULUM = TrainConfig(
 )
 
 
-def test_coopo_learns_pendulum(tmp_path: Path):
-    """COOPO from a random dataset, 2 cycles, 5k online steps, 2 vmapped seeds."""
+def test_coopo_with_sac_learns_pendulum_from_random_data(tmp_path: Path):
+    """COOPO with SAC fine-tuning (AWAC-KL + SAC on the dataset only) from a random dataset,
+    2 cycles, 5k online steps, 2 vmapped seeds. The default pair (Cal-QL fine-tuning) does not
+    learn from random data in this budget (README: the default's limits); it is tested on
+    medium data below."""
     cfg = dataclasses.replace(
         PENDULUM,
         method="coopo",
+        online="sac",
+        offline_data="dataset",
         cycles=2,
         offline_steps=1_000,
         online_steps=2_500,
@@ -57,6 +62,7 @@ def medium_pendulum(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = dataclasses.replace(
         PENDULUM,
         method="online",
+        online="sac",
         dataset="none",
         cycles=1,
         online_steps=4_000,
@@ -73,6 +79,27 @@ def medium_pendulum(tmp_path_factory: pytest.TempPathFactory) -> Path:
     np.testing.assert_allclose(exported, load_policy(root / "behaviour")(obs), atol=1e-4)
     ds = build_dataset("Pendulum-v1", str(policy_file), size=10_000, noise_std=0.3, seed=1)
     return write_npz(ds, root / "pendulum-medium.npz")
+
+
+def test_default_coopo_improves_on_medium_data(medium_pendulum: Path, tmp_path: Path):
+    """COOPO as `coopo train` runs it (AWAC-KL anchoring on dataset + online data, Cal-QL
+    fine-tuning) from the medium dataset (its SAC behaviour policy scores about -160 before
+    the action noise), 2 cycles, 4k online steps, 2 vmapped seeds: the final policy is far
+    above random actions (about -1200 to -1500) on average. It does not keep the first cycle's
+    level on every seed (README: the default's limits), so the bar is on the mean."""
+    cfg = dataclasses.replace(
+        PENDULUM,
+        dataset=str(medium_pendulum),
+        cycles=2,
+        offline_steps=1_000,
+        online_steps=2_000,
+        network=NetworkConfig(hidden_dims=(64, 64)),
+        seeds=(0, 1),
+        run_dir=str(tmp_path / "run"),
+    )
+    assert (cfg.method, cfg.online, cfg.offline_data) == ("coopo", "cal_ql", "dataset+online")
+    final = np.array(list(train(cfg).final_returns.values()))
+    assert final.mean() > -700, f"final returns {final}"
 
 
 # CQL-family: the paper's policy lr (1e-4) and 10 samples learn too slowly for a CPU test budget.

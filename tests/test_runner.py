@@ -165,7 +165,7 @@ def test_a_new_algorithm_is_one_module_and_one_registry_line(tmp_path: Path, mon
 @pytest.mark.parametrize("coef", [0.0, 0.5])
 def test_online_anchor_kl_term_is_on_exactly_when_configured(tmp_path: Path, coef: float):
     """Fails if the online phase's KL term to the handed-over actor is silently off (or on)."""
-    c = cfg(tmp_path)
+    c = cfg(tmp_path, online="sac")  # the anchor term is SAC's option
     train(dataclasses.replace(c, sac=dataclasses.replace(c.sac, anchor_kl_coef=coef)))
     rows = read_metrics(tmp_path / "run")
     online = [r for r in rows if "online/anchor_kl_weight" in r]

@@ -65,13 +65,30 @@ def dataset_path(out: Path, recipe: str, size: int) -> Path:
 def prepare_dataset(
     out: Path, recipe: str, size: int, expert_policy_dir: Path | None, console: Console
 ) -> Path:
-    """Build a recipe into ``out/datasets`` once (atomic write; reused by later invocations)."""
-    from coopo.data import write_npz
-    from coopo.recipes import build_recipe, parse_recipe
+    """Build a recipe into ``out/datasets`` once (atomic write; reused by later invocations).
+
+    Invocations that share ``out`` build a dataset one at a time: each takes an exclusive
+    ``flock`` on ``datasets/<name>.lock`` (waiting for a build in progress) and then reuses the
+    file the first one wrote."""
+    import fcntl
 
     path = dataset_path(out, recipe, size)
     if path.is_file():
         return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        if path.is_file():
+            return path
+        return _build_dataset(path, recipe, size, expert_policy_dir, console)
+
+
+def _build_dataset(
+    path: Path, recipe: str, size: int, expert_policy_dir: Path | None, console: Console
+) -> Path:
+    from coopo.data import write_npz
+    from coopo.recipes import build_recipe, parse_recipe
+
     task, quality = parse_recipe(recipe)
     expert = None
     if quality in ("expert", "medium-expert"):

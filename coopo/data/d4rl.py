@@ -126,7 +126,7 @@ def write_d4rl(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     """Write ``ds`` as a D4RL hdf5 file (atomically: a temporary file renamed into place)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per writer
     with h5py.File(tmp, "w") as f:
         kw = {"compression": "gzip"}
         f.create_dataset("observations", data=ds.observations, **kw)

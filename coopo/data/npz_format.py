@@ -89,7 +89,7 @@ def read_npz(path: str | os.PathLike[str]) -> Dataset:
 def write_npz(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # one per writer
     np.savez_compressed(
         tmp,
         metadata=np.asarray(json.dumps(ds.metadata.to_json())),

@@ -313,11 +313,13 @@ class OnlinePhase:
             ended = term | trunc
             rows["o"][:, t], rows["a"][:, t] = obs_n, actions
             rows["r"][:, t] = reward * self.reward_scale  # float64 product, as the env gives it
-            rows["no"][:, t] = self.normalizer.numpy(next_obs)
+            # normalised from the same float32 values as the next row's observation, so a
+            # row's next observation equals the next row's observation bit for bit
+            obs = next_obs.astype(np.float32)
+            rows["no"][:, t] = self.normalizer.numpy(obs)
             rows["te"][:, t], rows["tr"][:, t] = term, trunc
             for i in range(S):
                 episodes.step(i, float(reward[i]), bool(ended[i]), actions[i])
-            obs = next_obs.astype(np.float32)
             if ended.any():  # each ended env starts its next episode from its own seed
                 seeds = [episodes.reset_seed(i) if e else 0 for i, e in enumerate(ended)]
                 obs = reset_where(self.envs, ended, seeds)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import h5py
@@ -126,7 +127,7 @@ def write_d4rl(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     """Write ``ds`` as a D4RL hdf5 file (atomically: a temporary file renamed into place)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # one per writer
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # one per writer
     with h5py.File(tmp, "w") as f:
         kw = {"compression": "gzip"}
         f.create_dataset("observations", data=ds.observations, **kw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 import zipfile
 import zlib
 from pathlib import Path
@@ -89,7 +90,7 @@ def read_npz(path: str | os.PathLike[str]) -> Dataset:
 def write_npz(ds: Dataset, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")  # one per writer
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:12]}.tmp.npz")  # one per writer
     np.savez_compressed(
         tmp,
         metadata=np.asarray(json.dumps(ds.metadata.to_json())),

@@ -619,7 +619,7 @@ def test_concurrent_writes_of_one_npz_both_land(tmp_path):
 
     def write() -> None:
         try:
-            for _ in range(5):
+            for _ in range(20):
                 data.write_npz(ds, tmp_path / "d.npz")
         except BaseException as e:  # noqa: BLE001
             errors.append(e)

@@ -569,11 +569,19 @@ def test_bench_progress_shows_runs_done_and_each_runs_phase_on_a_terminal(
         assert f"[{n}/{n}] done" in out  # the result lines are printed either way
 
 
+def at_once(fn, n: int = 2) -> list:
+    """``fn()`` in ``n`` threads started together: their results (re-raising any error)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(fn) for _ in range(n)]
+    return [f.result() for f in futures]
+
+
 def test_invocations_sharing_a_results_directory_build_a_dataset_once(tmp_path, monkeypatch):
     """Two `coopo bench` invocations started together on one --out used to build the same
     dataset at once, and the second rename of the shared temporary file failed (FileNotFoundError).
     Now the second waits for the first build and reuses its file."""
-    import threading
     import time
 
     from coopo import data
@@ -587,47 +595,18 @@ def test_invocations_sharing_a_results_directory_build_a_dataset_once(tmp_path, 
         return data.write_npz(small, path)
 
     monkeypatch.setattr(harness, "_build_dataset", slow_build)
-    got: list[Path] = []
-    errors: list[BaseException] = []
-
-    def invocation() -> None:
-        try:
-            got.append(
-                harness.prepare_dataset(tmp_path, "hopper-random", 200, None, harness.Console())
-            )
-        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
-            errors.append(e)
-
-    threads = [threading.Thread(target=invocation) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors and builds == ["hopper-random"]
+    got = at_once(
+        lambda: harness.prepare_dataset(tmp_path, "hopper-random", 200, None, harness.Console())
+    )
+    assert builds == ["hopper-random"]
     assert got[0] == got[1] and data.read_npz(got[0]).size == small.size
 
 
 def test_concurrent_writes_of_one_npz_both_land(tmp_path):
     """write_npz gives each writer its own temporary file, so two writers of one path never
     rename each other's file away."""
-    import threading
-
     from coopo import data
 
     ds = data.build_dataset("Pendulum-v1", "random", 200, seed=0, progress=False)
-    errors: list[BaseException] = []
-
-    def write() -> None:
-        try:
-            for _ in range(20):
-                data.write_npz(ds, tmp_path / "d.npz")
-        except BaseException as e:  # noqa: BLE001
-            errors.append(e)
-
-    threads = [threading.Thread(target=write) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    at_once(lambda: [data.write_npz(ds, tmp_path / "d.npz") for _ in range(20)])
     assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]

@@ -81,7 +81,12 @@ def git_commit() -> str | None:
 
 
 def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
-    """CPU model, logical cores and vector flags (Linux: /proc/cpuinfo; elsewhere the model only)."""
+    """CPU model, logical cores, vector flags and, where /proc/cpuinfo gives them, the x86
+    family/model numbers (Linux: /proc/cpuinfo; elsewhere the model only).
+
+    Family and model are recorded because built datasets depend on them: two "AMD EPYC" hosts
+    with the same vector flags (different families) built different ``halfcheetah-medium``
+    content from the same commit (numpy's OpenBLAS picks its kernels per CPU)."""
     text = cpuinfo
     if text is None:
         try:
@@ -89,6 +94,7 @@ def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
         except OSError:
             text = ""
     model, flags = "", set()  # type: str, set[str]
+    numbers: dict[str, int] = {}
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
@@ -96,11 +102,26 @@ def cpu_info(cpuinfo: str | None = None) -> dict[str, Any]:
             model = value.strip()
         elif key in ("flags", "features") and not flags:
             flags = set(value.split())
-    return {
+        elif key in ("cpu family", "model") and key not in numbers and value.strip().isdigit():
+            numbers[key] = int(value)
+    info: dict[str, Any] = {
         "model": model or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
         "vector_flags": [f for f in VECTOR_FLAGS if f in flags],
     }
+    if numbers:
+        info["family"] = numbers.get("cpu family")
+        info["model_number"] = numbers.get("model")
+    return info
+
+
+def describe_cpu(cpu: dict[str, Any]) -> str:
+    """A CPU record in words: model, family/model numbers where known, and vector flags."""
+    ident = cpu.get("model") or "an unnamed CPU"
+    if cpu.get("family") is not None:
+        ident += f" (family {cpu['family']}, model {cpu.get('model_number')})"
+    flags = ", ".join(cpu.get("vector_flags") or []) or "no vector extensions"
+    return f"{ident} with {flags}"
 
 
 @dataclasses.dataclass(frozen=True)

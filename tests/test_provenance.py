@@ -11,6 +11,8 @@ from coopo.data import build_dataset, read_minari, write_minari
 
 EPYC = """processor\t: 0
 vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 1
 model name\t: AMD EPYC 7B13
 flags\t\t: fpu vme sse4_2 avx f16c fma avx2 bmi2
 processor\t: 1
@@ -27,6 +29,12 @@ def test_cpu_model_and_vector_flags_from_cpuinfo():
     xeon = provenance.cpu_info(XEON)
     assert "avx512f" in xeon["vector_flags"] and "amx_tile" in xeon["vector_flags"]
     assert "avx512f" not in epyc["vector_flags"]
+    # family and model number: what tells two hosts of one model name and flags apart
+    assert (epyc["family"], epyc["model_number"]) == (25, 1)
+    assert "family" not in xeon  # not given in that cpuinfo: not recorded, not guessed
+    assert provenance.describe_cpu(epyc) == "AMD EPYC 7B13 (family 25, model 1) with " + (
+        "sse4_2, avx, avx2, fma"
+    )
 
 
 def test_collect_records_versions_commit_and_host():

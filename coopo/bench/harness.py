@@ -150,11 +150,13 @@ def check_same_dataset(path: Path, dataset: Path) -> None:
 
 
 def _built_on(record: dict[str, Any]) -> str:
-    """The CPU vector extensions a dataset was built with, from its recorded provenance."""
+    """The CPU a dataset was built on, from its recorded provenance."""
+    from coopo.provenance import describe_cpu
+
     cpu = ((record.get("extra") or {}).get("provenance") or {}).get("host", {}).get("cpu")
     if not cpu:
         return "a host that was not recorded"
-    return "a CPU with " + (", ".join(cpu.get("vector_flags") or []) or "no vector extensions")
+    return describe_cpu(cpu)
 
 
 def check_dataset_matches_results(out: Path, recipe: str, dataset: Path) -> None:
@@ -177,14 +179,10 @@ def check_dataset_matches_results(out: Path, recipe: str, dataset: Path) -> None
         saved = record.get("hash")
         if saved and saved != now:
             from coopo.data import read_npz
-            from coopo.provenance import cpu_info
+            from coopo.provenance import cpu_info, describe_cpu
 
             ours = read_npz(dataset).metadata.extra.get("provenance")
-            here = (
-                _built_on({"extra": {"provenance": ours}})
-                if ours
-                else "a CPU with " + ", ".join(cpu_info()["vector_flags"])
-            )
+            here = _built_on({"extra": {"provenance": ours}}) if ours else describe_cpu(cpu_info())
             raise BenchError(
                 f"{dataset} holds {recipe} content {now}, built on {here}, but the runs in "
                 f"{out / 'runs' / recipe} were trained on {saved}, built on {_built_on(record)} "

@@ -343,13 +343,21 @@ def test_bench_refuses_new_runs_next_to_runs_on_data_built_elsewhere(tmp_path: P
     spec = expand(suite)[0]
     sibling = out / "runs" / spec.dataset / "another-method" / "seeds-0_1_2"
     sibling.mkdir(parents=True)
-    host = {"cpu": {"model": "x", "cores": 2, "vector_flags": ["avx2", "avx512f"]}}
+    host = {
+        "cpu": {
+            "model": "AMD EPYC",
+            "cores": 2,
+            "vector_flags": ["avx2", "avx512f"],
+            "family": 25,
+            "model_number": 17,
+        }
+    }
     record = {"hash": "fedcba9876543210", "extra": {"provenance": {"host": host}}}
     (sibling / "dataset.json").write_text(json.dumps(record))
     with pytest.raises(BenchError) as e:
         run_suite(suite, out, workers=1)
     said = str(e.value)
-    assert "fedcba9876543210" in said and "built on a CPU with avx2, avx512f" in said
+    assert "fedcba9876543210" in said and "built on AMD EPYC (family 25, model 17) with avx2, avx512f" in said
     assert str(sibling) in said and "another --out" in said
     dataset = harness.dataset_path(out, spec.dataset, suite.dataset_size)
     assert harness.dataset_hash(dataset) in said

@@ -357,7 +357,10 @@ def test_bench_refuses_new_runs_next_to_runs_on_data_built_elsewhere(tmp_path: P
     with pytest.raises(BenchError) as e:
         run_suite(suite, out, workers=1)
     said = str(e.value)
-    assert "fedcba9876543210" in said and "built on AMD EPYC (family 25, model 17) with avx2, avx512f" in said
+    assert (
+        "fedcba9876543210" in said
+        and "built on AMD EPYC (family 25, model 17) with avx2, avx512f" in said
+    )
     assert str(sibling) in said and "another --out" in said
     dataset = harness.dataset_path(out, spec.dataset, suite.dataset_size)
     assert harness.dataset_hash(dataset) in said

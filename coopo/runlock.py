@@ -19,11 +19,13 @@ import json
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 LOCK_FILE = "lock"
 
@@ -113,6 +115,11 @@ class CtrlC:
     phase boundary, raises it again. The handler is only put in place over Python's default
     one, in the main thread: an ignored SIGINT stays ignored, and an embedding program's own
     handler is left alone (:meth:`check` then never raises).
+
+    A SIGINT that lands in a garbage-collector callback or a ``__del__`` (JAX registers one,
+    ``_xla_gc_callback``) raises where Python cannot propagate it and would print it as an
+    "Exception ignored" traceback; while installed, such an unraisable KeyboardInterrupt is
+    dropped instead, since it is remembered and :meth:`check` raises it again.
     """
 
     def __init__(self) -> None:
@@ -131,10 +138,18 @@ class CtrlC:
             yield self
             return
         previous = signal.signal(signal.SIGINT, self._handler)
+        previous_hook = sys.unraisablehook
+
+        def hook(unraisable: Any) -> None:
+            if not (self.requested and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+                previous_hook(unraisable)
+
+        sys.unraisablehook = hook
         try:
             yield self
         finally:
             signal.signal(signal.SIGINT, previous)
+            sys.unraisablehook = previous_hook
 
     def check(self) -> None:
         """Raise ``KeyboardInterrupt`` if a Ctrl-C arrived (even one swallowed on its way)."""

@@ -223,6 +223,42 @@ def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check(default_sigint):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
 
 
+def test_a_ctrl_c_landing_in_a_finaliser_is_not_reported_and_is_raised_again(
+    default_sigint, monkeypatch
+):
+    """A SIGINT handled inside a ``__del__`` or GC callback (JAX has one) cannot propagate:
+    Python would print it as an "Exception ignored ... Traceback". Under ``CtrlC`` it never
+    reaches the unraisable hook and :meth:`check` raises it; another finaliser error still
+    does reach the hook, and the hook is put back afterwards."""
+    from coopo.runlock import CtrlC
+
+    reported: list[BaseException] = []
+
+    def record(unraisable) -> None:
+        reported.append(unraisable.exc_value)
+
+    monkeypatch.setattr(sys, "unraisablehook", record)
+
+    class Interrupted:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs inside this finaliser
+            time.sleep(1)
+
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("a real error in a finaliser")
+
+    ctrl_c = CtrlC()
+    with ctrl_c.installed():
+        Interrupted()  # its __del__ runs here, at once
+        assert reported == []
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.check()
+        Broken()
+        assert [type(e) for e in reported] == [ValueError]
+    assert sys.unraisablehook is record
+
+
 def test_an_ignored_ctrl_c_stays_ignored_and_is_never_raised():
     from coopo.runlock import CtrlC
 

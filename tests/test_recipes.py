@@ -131,6 +131,25 @@ def test_train_behaviour_stops_at_the_first_evaluation_reaching_the_target(tmp_p
     assert (tmp_path / "record.json").is_file()
 
 
+def test_train_behaviour_survives_a_due_in_phase_checkpoint(tmp_path: Path, monkeypatch):
+    """A behaviour run longer than --checkpoint-minutes (walker2d-medium-replay's) once failed
+    on the in-phase checkpoint of a run that `Trainer.run` never opened."""
+    from coopo.recipes.behaviour import train_behaviour
+    from coopo.resume_point import CheckpointClock
+
+    monkeypatch.setattr(CheckpointClock, "due", lambda self, before, after: True)
+    _, replay, record = train_behaviour(
+        "InvertedPendulum-v5",
+        target_return=1e9,
+        out_dir=tmp_path,
+        max_steps=1_000,
+        eval_every=500,
+        eval_episodes=1,
+    )
+    assert record["env_steps"] == 1_000 and replay.size == 1_000
+    assert not list(tmp_path.rglob("checkpoints"))
+
+
 @pytest.mark.parametrize("task", ["hopper", "halfcheetah", "walker2d", "ant"])
 def test_shipped_medium_policies_fit_their_envs(task: str):
     from coopo.data.builder import check_policy

@@ -726,6 +726,19 @@ def provenance_line(root: Path) -> str:
     )
 
 
+def _seeds_line(runs: list[Run]) -> str:
+    """Finished seeds per (method, dataset) cell, naming the cells when they differ."""
+    cells: dict[tuple[str, str], int] = {}
+    for r in runs:
+        cells[r.method, r.dataset] = cells.get((r.method, r.dataset), 0) + 1
+    counts = sorted(set(cells.values()))
+    total = f"{len(runs)} finished seed-runs"
+    if len(counts) == 1:
+        return f"{counts[0]} per method and dataset ({total})"
+    by = ", ".join(f"{m} on {d}: {n}" for (m, d), n in sorted(cells.items()))
+    return f"{counts[0]} to {counts[-1]} per method and dataset, not yet equal ({total}; {by})"
+
+
 def _md_header(res: Results, an: Analysis) -> list[str]:
     s = res.suite
     md: list[str] = [f"# coopo bench report: suite `{s.get('name')}`", ""]
@@ -739,8 +752,7 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
         "- **Command:** (the block below; one command per line, as run)",
         f"- **Budgets:** {s.get('budget_note', '')}",
         f"- **Datasets:** {', '.join(res.datasets)}",
-        f"- **Seeds:** {len(set(r.seed for r in res.runs))} per method and dataset "
-        f"({len(res.runs)} finished seed-runs)",
+        f"- **Seeds:** {_seeds_line(res.runs)}",
         "- **Scores:** D4RL-style normalized score, 100 x (return - random) / (expert - random), "
         "using the dataset's reference returns (docs/datasets.md); each evaluation is the mean of "
         f"{res.runs[0].config.get('eval_episodes')} deterministic episodes.",

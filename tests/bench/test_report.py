@@ -146,3 +146,18 @@ def test_report_on_a_partial_grid_marks_what_is_missing(tmp_path: Path):
     text = write_report(root)[0].read_text()
     assert "| coopo | 85.5 [" in text and "| - |" in text
     assert "1 runs unfinished" in text
+
+
+def test_report_states_the_seeds_of_each_cell_when_they_differ(tmp_path: Path):
+    uneven = write_report(
+        fake_results(tmp_path / "u", {"coopo": [90.0, 100.0, 95.0], "base": [40.0, 50.0]})
+    )
+    text = uneven[0].read_text()
+    assert (
+        "- **Seeds:** 2 to 3 per method and dataset, not yet equal (5 finished seed-runs; " in text
+    )
+    assert "base on hopper-medium: 2, coopo on hopper-medium: 3)" in text
+    even = write_report(
+        fake_results(tmp_path / "e", {"coopo": [90.0, 100.0], "base": [40.0, 50.0]})
+    )
+    assert "- **Seeds:** 2 per method and dataset (4 finished seed-runs)" in even[0].read_text()

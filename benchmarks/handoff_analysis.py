@@ -15,6 +15,11 @@ Prints, per dataset and method (mean over seeds):
 - the criteria of each cycled method against its one-switch control (``--pairs``): mean drop
   at most 5, end-of-offline scores that never fall, final score paired by seed against the
   control's;
+- for each such pair, the control's drop from a matched score (``matched_drops``): how much
+  the control's own online phase loses over the same window, measured from its evaluations
+  that score within ``MATCH`` points of where each of the cycled run's switches started, so a
+  drop caused by the handoff can be told from one that online learning shows from any policy
+  at that level;
 - at the switch: data_action_mse, Q on dataset actions and on policy actions, and the first
   online critic loss, temperature and entropy.
 Writes `handoff-summary.json` into the results directory and, with ``--out``, one PNG per
@@ -338,6 +343,79 @@ def criteria(summary: dict, pairs: list[tuple[str, str]]) -> dict:
     return out
 
 
+MATCH = 10.0  # points: a control evaluation "matches" a switch that started this close to it
+
+
+def online_drops(rows: list[dict], window: int) -> list[tuple[float, float]]:
+    """(score, score minus the worst of the evaluations in the next ``window`` env steps) for
+    every online evaluation of one seed whose whole window lies in the same online phase."""
+    ev = [e for e in evals(rows) if e["phase"] == "online"]
+    out = []
+    for i, e in enumerate(ev):
+        phase = [x for x in ev[i + 1 :] if x["cycle"] == e["cycle"]]
+        if not phase or phase[-1]["env_steps"] < e["env_steps"] + window:
+            continue  # the phase ends before the window does
+        nxt = [x for x in phase if x["env_steps"] <= e["env_steps"] + window]
+        out.append((score(e), score(e) - min(score(x) for x in nxt)))
+    return out
+
+
+def matched_drops(
+    runs: dict[tuple[str, str], list[dict]],
+    pairs: list[tuple[str, str]],
+    window: int,
+    match: float = MATCH,
+) -> dict:
+    """Per dataset and pair: the cycled method's drop at each of its switches beside the
+    control's drop from evaluations that scored within ``match`` points of that switch's
+    end-of-offline score, each averaged over the matched switches (a switch without such an
+    evaluation is left out of both). Twice: matching within the same seed (``same_seed``), and
+    against every seed of the control (``any_seed``: more matches; a seed number carries
+    nothing about how a policy at a given score behaves next)."""
+    out: dict = {}
+    for (dataset, cycled), rows in sorted(runs.items()):
+        for cyc, control in pairs:
+            if cyc != cycled or (dataset, control) not in runs:
+                continue
+            ctrl = {k: online_drops(r, window) for k, r in by_seed(runs[dataset, control]).items()}
+            everyone = [x for v in ctrl.values() for x in v]
+            row: dict = {}
+            for how in ("same_seed", "any_seed"):
+                own, theirs, total = [], [], 0
+                for seed, r in by_seed(rows).items():
+                    pool = ctrl.get(seed, []) if how == "same_seed" else everyone
+                    for x in switches(r, window):
+                        total += 1
+                        near = [d for sc, d in pool if abs(sc - x["end_of_offline"]) <= match]
+                        if near:
+                            own.append(x["end_of_offline"] - x["worst_after"])
+                            theirs.append(float(np.mean(near)))
+                row[how] = {
+                    "switches_matched": len(own),
+                    "switches": total,
+                    "drop": float(np.mean(own)) if own else None,
+                    "control_drop_matched": float(np.mean(theirs)) if theirs else None,
+                }
+            out.setdefault(dataset, {})[f"{cycled} vs {control}"] = row
+    return out
+
+
+def print_matched(matched: dict) -> None:
+    for dataset, rows in matched.items():
+        print(f"\n## {dataset}, drop against the control's drop from a matched score\n")
+        print(
+            f"| pair | control evaluations matched (within {MATCH:g} points) | switches matched "
+            "| cycled drop at them | control's drop from those scores |"
+        )
+        print("|---|---|---|---|---|")
+        for pair, r in rows.items():
+            for how, m in r.items():
+                print(
+                    f"| {pair} | {how.replace('_', ' ')} | {m['switches_matched']} of "
+                    f"{m['switches']} | {fmt(m['drop'])} | {fmt(m['control_drop_matched'])} |"
+                )
+
+
 def print_criteria(crit: dict) -> None:
     for dataset, rows in crit.items():
         print(f"\n## {dataset}, criteria against each control\n")
@@ -450,11 +528,15 @@ def main() -> None:
     print_first_switch(summary)
     crit = criteria(summary, [tuple(p.split(":", 1)) for p in args.pairs])
     print_criteria(crit)
+    pairs = [tuple(p.split(":", 1)) for p in args.pairs]
+    matched = matched_drops(runs, pairs, args.window)
+    print_matched(matched)
     rtg = data_returns_to_go(args.results)
     for dataset, value in rtg.items():
         print(f"\n{dataset}: the data's mean discounted return-to-go (gamma 0.99) is {value:.1f}")
     summary["data_mean_return_to_go"] = rtg
     summary["criteria"] = crit
+    summary["matched_drops"] = matched
     (args.results / "handoff-summary.json").write_text(json.dumps(summary, indent=1))
     if args.out:
         methods = args.methods or sorted({m for _, m in runs})

@@ -210,3 +210,28 @@ def test_finished_only_leaves_out_a_cells_unfinished_seeds(tmp_path):
     done = ha.summarise(ha.load_runs(tmp_path, finished_only=True), 2000)["d"]["m"]
     assert both["seeds"] == 2 and both["final_mean"] == pytest.approx(20.0)
     assert done["seeds"] == 1 and done["final_mean"] == pytest.approx(40.0)
+
+
+def test_the_controls_drop_is_matched_to_the_score_each_switch_started_from():
+    # cycled: switch 1 starts at 30 (worst after: 10, drop 20), switch 2 at 40 (drop 5)
+    cycled = run(0, 30.0, [10.0, 20.0], 40.0, [35.0, 38.0])
+    # control: one online phase evaluated every 1k steps from 1k to 6k
+    scores = [20.0, 35.0, 22.0, 60.0, 50.0, 55.0]
+    control = [ev(0, 0, "offline", 0, 20.0, True)]
+    control += [ev(0, 0, "online", 1000 * (i + 1), x) for i, x in enumerate(scores)]
+    # with a 2k window, evaluations with a whole window: 20 (-> 22: -2), 35 (-> 22: 13),
+    # 22 (-> 50: -28), 60 (-> 50: 10); within 10 points of 30: 20, 35, 22; of 40: 35
+    got = ha.matched_drops({("d", "c"): cycled, ("d", "k"): control}, [("c", "k")], window=2000)
+    r = got["d"]["c vs k"]["same_seed"]
+    assert r["switches_matched"] == 2 and r["switches"] == 2
+    assert r["drop"] == pytest.approx((20.0 + 5.0) / 2)
+    assert r["control_drop_matched"] == pytest.approx(((-2.0 + 13.0 - 28.0) / 3 + 13.0) / 2)
+    # nothing within 1 point of 30 or 40: no switch is matched
+    none = ha.matched_drops({("d", "c"): cycled, ("d", "k"): control}, [("c", "k")], 2000, 1.0)
+    assert none["d"]["c vs k"]["same_seed"]["switches_matched"] == 0
+    assert none["d"]["c vs k"]["same_seed"]["control_drop_matched"] is None
+    # the control as seed 1: nothing matches within seed 0, everything as before across seeds
+    other = [dict(x, seed=1) for x in control]
+    got = ha.matched_drops({("d", "c"): cycled, ("d", "k"): other}, [("c", "k")], window=2000)
+    assert got["d"]["c vs k"]["same_seed"]["switches_matched"] == 0
+    assert got["d"]["c vs k"]["any_seed"] == r

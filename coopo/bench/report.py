@@ -29,7 +29,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -469,14 +469,32 @@ class Comparison:
     neither: list[str] = field(default_factory=list)  # datasets where neither reached it
 
 
+def _paired_final(an: Analysis, c: str, b: str, d: str) -> tuple[float, float] | None:
+    """(mean paired difference, Holm-adjusted p) of c against b on d, when seeds pair."""
+    for x in an.evidence.comparisons if an.evidence else ():
+        if (x.method, x.baseline, x.dataset) == (c, b, d) and x.final is not None:
+            if math.isfinite(x.final_holm):
+                return x.final.mean, x.final_holm
+    return None
+
+
 def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
+    """Final score: the Holm-adjusted paired test at 5% where the seeds pair (the same test
+    as the verdicts above the summary), else whether the two cells' 95% intervals overlap."""
     c, b = cmp.method, cmp.baseline
     for d in res.datasets:
         if (d, c) not in an.final or (d, b) not in an.final:
             continue
         pc, loc, hic = an.final[(d, c)]
         pb, lob, hib = an.final[(d, b)]
-        if loc > hib:
+        paired = _paired_final(an, c, b, d)
+        if paired is not None:
+            diff, holm_p = paired
+            if holm_p < 0.05:
+                (cmp.better if diff > 0 else cmp.worse).append(d)
+            else:
+                cmp.tie.append((d, pc, pb))
+        elif loc > hib:
             cmp.better.append(d)
         elif hic < lob:
             cmp.worse.append(d)
@@ -498,12 +516,14 @@ def _compare_interactions(res: Results, an: Analysis, cmp: Comparison) -> None:
                 cmp.neither.append(d)
                 continue
             mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
-            sc = (">" if not np.isfinite(xc).all() else "") + _steps(mc)
-            sb = (">" if not np.isfinite(xb).all() else "") + _steps(mb)
+            cut_c, cut_b = not np.isfinite(xc).all(), not np.isfinite(xb).all()
+            sc = (">" if cut_c else "") + _steps(mc)
+            sb = (">" if cut_b else "") + _steps(mb)
             _, lo, hi = an.reduction(d, c, b, label)
-            if mb > 0 and lo > 0:
+            # a censored count is a lower bound: it can only widen a difference in its favour
+            if mb > 0 and lo > 0 and not cut_c:
                 cmp.faster.append((d, sc, sb))
-            elif mb > 0 and hi < 0 or mb == 0 and mc > 0:
+            elif mb > 0 and hi < 0 and not cut_b or mb == 0 and mc > 0:
                 cmp.slower.append((d, sc, sb))
             else:
                 cmp.unclear.append((d, sc, sb))
@@ -521,8 +541,24 @@ def comparisons(res: Results, an: Analysis) -> list[Comparison]:
     return out
 
 
-# A reduction table cell: an interval (1 - method/baseline) or why there is none.
-ReductionCell = tuple[float, float, float] | Literal["neither reached it", "baseline needs 0"]
+# A reduction table cell: an interval (1 - method/baseline), the same as text when runs that
+# never held the target make it a bound, or why there is none.
+ReductionCell = tuple[float, float, float] | str
+
+
+def _bounded(r: tuple[float, float, float], xc: np.ndarray, xb: np.ndarray) -> ReductionCell:
+    """The reduction as it may be stated: a run that never held the target counts at the
+    budget, which understates its count, so a censored baseline makes the reduction a lower
+    bound, a censored method an upper bound, and both together leave its direction open."""
+    cut_c, cut_b = int((~np.isfinite(xc)).sum()), int((~np.isfinite(xb)).sum())
+    if not cut_c and not cut_b:
+        return r
+    text = _reduction_cell(r)
+    if cut_b and not cut_c:
+        return f"at least {text} (baseline: {cut_b}/{len(xb)} never held it)"
+    if cut_c and not cut_b:
+        return f"at most {text} ({cut_c}/{len(xc)} never held it)"
+    return f"{text}, a bound in neither direction ({cut_c}/{len(xc)} and {cut_b}/{len(xb)} never held it)"
 
 
 def reduction_rows(res: Results, an: Analysis, d: str) -> list[tuple[str, list[ReductionCell]]]:
@@ -546,7 +582,7 @@ def reduction_rows(res: Results, an: Analysis, d: str) -> list[tuple[str, list[R
                 elif _censored(xb, bb).mean() == 0:
                     cells.append("baseline needs 0")
                 else:
-                    cells.append(an.reduction(d, c, b, lab))
+                    cells.append(_bounded(an.reduction(d, c, b, lab), xc, xb))
             rows.append((f"{c} vs {b}", cells))
     return rows
 
@@ -629,7 +665,7 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
             parts.append(f"**lower** final score on {', '.join(cmp.worse)}")
         if cmp.tie:
             ties = [f"{d} ({pc:.0f} vs {pb:.0f})" for d, pc, pb in cmp.tie]
-            parts.append(f"no clear difference (CIs overlap) on {', '.join(ties)}")
+            parts.append(f"no clear difference on {', '.join(ties)}")
         faster, slower, unclear = (
             [f"{d} ({sc} vs {sb})" for d, sc, sb in x]
             for x in (cmp.faster, cmp.slower, cmp.unclear)
@@ -658,7 +694,8 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
         lines.insert(
             0,
             f"**Bottom line:** over {n} (method, baseline, dataset) comparisons, the final "
-            f"score was clearly higher (non-overlapping 95% CIs) in {tally['better']}, clearly "
+            f"score was clearly higher (Holm-adjusted paired test at 5% where seeds pair, else "
+            f"non-overlapping 95% CIs) in {tally['better']}, clearly "
             f"lower in {tally['worse']} and not distinguishable in {tally['tie']}; online "
             f"interactions to the first target were clearly fewer in {tally['faster']}, clearly "
             f"more in {tally['slower']} and not distinguishable in {tally['unclear']}.\n",
@@ -784,7 +821,7 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
     verdicts = evidence.verdict_lines(an.evidence, _coopo_methods(res)) if an.evidence else []
     if verdicts:
         md += ["Final scores, paired per seed, Holm-adjusted over every test in this report:", ""]
-        md += [*verdicts, "Interval-overlap view (95% CIs per cell):", ""]
+        md += [*verdicts, "Per comparison, with online interactions to the first target:", ""]
     md += summary_lines(res, an) or ["(no COOPO method in this suite)"]
     md += ["", "## Methods", ""]
     md += [f"- `{m}`: {res.method_info(m).get('description', '')}" for m in res.methods]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from coopo.bench.report import (
@@ -91,8 +92,15 @@ def test_analysis_tables_of_known_curves(tmp_path: Path):
     assert cmp.faster == [("hopper-medium", "0.6k", ">1.0k")] and not cmp.slower
     ((name, cells),) = reduction_rows(res, an, "hopper-medium")
     assert name == "coopo vs base" and len(cells) == 2  # 50% of expert, final score of base
-    point, lo, hi = cells[0]  # type: ignore[misc]
+    point, lo, hi = an.reduction(
+        "hopper-medium", "coopo", "base", an.targets["hopper-medium"][0][0]
+    )
     assert point == pytest.approx(1 - (600 + 500 + 600) / 3 / 1000) and lo <= point <= hi
+    # none of base's 3 runs held it (they count at the budget): the reduction is a lower bound
+    assert (
+        cells[0]
+        == f"at least {100 * point:.0f} [{100 * lo:.0f}, {100 * hi:.0f}] % (baseline: 3/3 never held it)"
+    )
     assert forgetting_rows(res, an) == []  # no offline phase, no switch
     drift = {(d, m): (mse, kl, ll) for d, m, mse, kl, ll in drift_rows(res)}
     mse, kl, ll = drift[("hopper-medium", "coopo")]
@@ -161,3 +169,27 @@ def test_report_states_the_seeds_of_each_cell_when_they_differ(tmp_path: Path):
         fake_results(tmp_path / "e", {"coopo": [90.0, 100.0], "base": [40.0, 50.0]})
     )
     assert "- **Seeds:** 2 per method and dataset (4 finished seed-runs)" in even[0].read_text()
+
+
+def test_censored_reductions_are_stated_as_bounds():
+    from coopo.bench.report import _bounded
+
+    r = (0.4, 0.2, 0.6)
+    exact, cut = np.array([1.0, 2.0]), np.array([1.0, np.inf])
+    assert _bounded(r, exact, exact) == r
+    assert _bounded(r, exact, cut) == "at least 40 [20, 60] % (baseline: 1/2 never held it)"
+    assert _bounded(r, cut, exact) == "at most 40 [20, 60] % (1/2 never held it)"
+    assert "a bound in neither direction (1/2 and 1/2 never held it)" in _bounded(r, cut, cut)
+
+
+def test_the_summary_follows_the_paired_test_when_the_seeds_pair(tmp_path: Path):
+    # per seed the differences are 10, 40, 70: the cells' intervals do not overlap, but the
+    # paired difference (mean 40, sd 30, 3 seeds) is not shown at 5%
+    root = fake_results(tmp_path, {"coopo": [60.0, 90.0, 120.0], "base": [50.0, 50.0, 50.0]})
+    res = load_results(root)
+    an = analyse(res)
+    (cmp,) = comparisons(res, an)
+    lo_c, hi_b = an.final[("hopper-medium", "coopo")][1], an.final[("hopper-medium", "base")][2]
+    assert lo_c > hi_b and cmp.tie and not cmp.better
+    text = write_report(root)[0].read_text()
+    assert "no clear difference on hopper-medium" in text

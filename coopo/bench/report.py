@@ -26,7 +26,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -765,9 +765,7 @@ def provenance_line(root: Path) -> str:
 
 def _seeds_line(runs: list[Run]) -> str:
     """Finished seeds per (method, dataset) cell, naming the cells when they differ."""
-    cells: dict[tuple[str, str], int] = {}
-    for r in runs:
-        cells[r.method, r.dataset] = cells.get((r.method, r.dataset), 0) + 1
+    cells = Counter((r.method, r.dataset) for r in runs)
     counts = sorted(set(cells.values()))
     total = f"{len(runs)} finished seed-runs"
     if len(counts) == 1:

@@ -11,7 +11,9 @@ Layout of a results directory::
         bench.json                      the run's spec (suite, dataset, method, seeds)
         config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
         log.txt                         the run's console output
-        wall_time.json                  seconds spent training it (summed over resumes), and where
+        wall_time.json                  seconds spent training it (summed over resumes, and
+                                        rewritten every minute, so a killed invocation
+                                        counts up to its last minute), and where
         provenance.json                 package versions, CPU/GPU model and git commit of each
                                         invocation that trained it
         error.txt                       why it failed (only when it did)
@@ -266,7 +268,7 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         record["config"],
     )
     console = Console(file=open(path / "log.txt", "a"), width=120, force_terminal=False)
-    started = time.perf_counter()
+    clock = WallClock(path)  # counts this invocation from now, even if it is killed
     try:
         resumed = False
         if ckpt.latest(path) is not None:
@@ -293,36 +295,71 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
             coopo.train(spec.train_config(str(dataset), str(path)), console=console)
     finally:
         console.file.close()
-        add_wall_time(path, time.perf_counter() - started)
+        clock.stop()
         lock.release()
     if not keep_checkpoints:
         shutil.rmtree(path / "checkpoints", ignore_errors=True)
     return dict(json.loads((path / FINISHED).read_text()))
 
 
-def add_wall_time(path: Path, seconds: float) -> None:
-    """Accumulate the wall time spent training a run (over resumes) in ``wall_time.json``."""
-    import platform
+WALL_TIME_FLUSH_S = 60.0
+"""How often a running invocation rewrites ``wall_time.json`` (what a kill can lose at most)."""
 
-    import jax
 
-    f = path / "wall_time.json"
-    old: dict[str, Any] = (
-        json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
-    )
-    where = f"{platform.node()} ({jax.default_backend()}, {os.cpu_count()} cores)"
-    hosts = [h for h in old.get("hosts", []) if h != where] + [where]
-    f.write_text(
-        json.dumps(
-            {
-                "seconds": old["seconds"] + seconds,
-                "invocations": old["invocations"] + 1,
-                "hosts": hosts,
-                # Versions, commit, CPU model and vector flags, GPU of the latest invocation.
-                "provenance": provenance.collect(),
-            }
+class WallClock:
+    """The wall time spent training a run, accumulated over invocations in ``wall_time.json``.
+
+    The invocation is counted when it starts, and its seconds so far are rewritten every
+    ``flush_s`` seconds (atomically) and when :meth:`stop` is called, so an invocation that is
+    killed (a session ending, SIGKILL) still counts up to its last flush instead of vanishing
+    from the run's total.
+    """
+
+    def __init__(self, path: Path, flush_s: float = WALL_TIME_FLUSH_S) -> None:
+        f = path / "wall_time.json"
+        self.file = f
+        self.before: dict[str, Any] = (
+            json.loads(f.read_text()) if f.is_file() else {"seconds": 0.0, "invocations": 0}
         )
-    )
+        import platform
+
+        import jax
+
+        where = f"{platform.node()} ({jax.default_backend()}, {os.cpu_count()} cores)"
+        self.hosts = [h for h in self.before.get("hosts", []) if h != where] + [where]
+        # Versions, commit, CPU model and vector flags, GPU of the latest invocation.
+        self.provenance = provenance.collect()
+        self.started = time.perf_counter()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._write()
+        self._ticker = threading.Thread(
+            target=self._tick, args=(flush_s,), name="wall-clock", daemon=True
+        )
+        self._ticker.start()
+
+    def _tick(self, flush_s: float) -> None:
+        while not self._stopped.wait(flush_s):
+            self._write()
+
+    def _write(self) -> None:
+        with self._lock:
+            record = {
+                "seconds": self.before["seconds"] + time.perf_counter() - self.started,
+                "invocations": self.before["invocations"] + 1,
+                "hosts": self.hosts,
+                "provenance": self.provenance,
+            }
+            tmp = self.file.with_name(self.file.name + ".tmp")
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, self.file)
+
+    def stop(self) -> float:
+        """Stop the ticker and write the final total; returns this invocation's seconds."""
+        self._stopped.set()
+        self._ticker.join()
+        self._write()
+        return time.perf_counter() - self.started
 
 
 def append_provenance(file: Path) -> dict[str, Any]:

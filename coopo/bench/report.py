@@ -628,9 +628,10 @@ def drift_rows(res: Results) -> list[tuple[str, str, Interval, Interval | None, 
 
 
 def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
-    """Measured wall time of each run (wall_time.json) next to the CPU-rate estimate:
-    (dataset, method, seconds, estimated seconds, where it ran)."""
-    from coopo.bench.suites import RunSpec, estimate_seconds
+    """Measured wall time of each run (wall_time.json) next to the estimate for one
+    single-core `coopo bench` worker (:func:`coopo.bench.suites.worker_seconds`, from measured
+    per-algorithm rates): (dataset, method, seconds, estimated seconds, where it ran)."""
+    from coopo.bench.suites import RunSpec, worker_seconds
 
     rows = []
     for bench in sorted((res.root / "runs").rglob("bench.json")):
@@ -646,7 +647,7 @@ def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
             run = RunSpec(
                 spec.get("suite", ""), spec["dataset"], spec["method"], seeds, spec["config"]
             )
-            est = estimate_seconds(run)
+            est = worker_seconds(run)
         rows.append((spec["dataset"], spec["method"], timing["seconds"], est, hosts))
     return rows
 
@@ -714,8 +715,10 @@ def compute_section(res: Results) -> list[str]:
         "## Compute",
         "",
         f"Wall time of each run (all its seeds, vmapped in one process; summed over resumes), "
-        f"{total / 3600:.2f} h in all, next to `estimate_seconds` (this project's 2-core CPU "
-        "rates for one process with both cores; parallel workers share the cores).",
+        f"{total / 3600:.2f} h in all, next to the estimate for one `coopo bench` worker on one "
+        "core of this project's 2-core CPU (`worker_seconds` in coopo/bench/suites.py, from "
+        "per-algorithm rates measured by benchmarks/run_cost.py; evaluations counted at full "
+        "episode length). A run that shared its core with other work takes longer.",
         "",
         _table(
             ["dataset", "method", "wall minutes", "estimate minutes", "ran on"],

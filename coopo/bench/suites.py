@@ -119,18 +119,30 @@ CPU_WORKER_RATES: dict[str, Any] = {
 }
 
 
+def calql_update_factor(config: dict[str, Any], rates: dict[str, Any] | None = None) -> float:
+    """How many AWAC-KL updates one Cal-QL update costs at the run's ``num_samples``, from the
+    per-worker measurements in :data:`CPU_WORKER_RATES` (about 3.2 with 2 samples, 12 with
+    10)."""
+    a, b = (rates or CPU_WORKER_RATES)["calql_update_s"]
+    return (a + b * config["cal_ql"]["num_samples"]) / a
+
+
 def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> float:
     """Single-process CPU seconds a run should take at ``rates`` (vmapped seeds cost linearly
-    on a CPU; see the README's Performance section)."""
+    on a CPU; see the README's Performance section). Cal-QL updates, offline or online, count
+    at :func:`calql_update_factor` times an AWAC-KL or SAC update."""
     c = spec.config
     online = c["cycles"] * c["online_steps"]
     offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
     critics = c["rlpd"]["num_critics"] / 2 if c["online"] == "rlpd" else 1.0
     extra_updates = online * max(0.0, c["utd_ratio"] * critics - 1)
+    calql = calql_update_factor(c)
+    offline_cost = offline * (calql if c["offline"] == "cal_ql" else 1.0)
+    online_cost = online * (calql if c["online"] == "cal_ql" else 1.0)
     evals = (online // c["eval_interval"] if c["eval_interval"] else 0) + 2 * c["cycles"]
     per_seed = (
-        (offline + extra_updates) / rates["offline_updates"]
-        + online / rates["online_steps"]
+        (offline_cost + extra_updates) / rates["offline_updates"]
+        + online_cost / rates["online_steps"]
         + evals * c["eval_episodes"] * 1_000 / rates["eval_steps"]
     )
     return per_seed * len(spec.seeds)

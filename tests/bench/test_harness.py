@@ -446,6 +446,13 @@ def test_estimates_grow_with_budget_seeds_and_ensembles():
     ]
     by_method = {s.method: estimate_seconds(s) for s in first}
     assert by_method["rlpd"] > by_method["coopo"] > by_method["sac-scratch"]
+    # Cal-QL updates cost more than SAC's, and more with more sampled actions
+    coopo = next(s for s in first if s.method == "coopo")
+    assert coopo.config["online"] == "cal_ql"
+    with_sac = dataclasses.replace(coopo, config={**coopo.config, "online": "sac"})
+    assert estimate_seconds(coopo) > 1.5 * estimate_seconds(with_sac)
+    ten = {**coopo.config, "cal_ql": {**coopo.config["cal_ql"], "num_samples": 10}}
+    assert estimate_seconds(dataclasses.replace(coopo, config=ten)) > estimate_seconds(coopo)
     assert rlpd(20).overrides["utd_ratio"] == 20
 
 
@@ -621,3 +628,30 @@ def test_concurrent_writes_of_one_npz_both_land(tmp_path):
     ds = data.build_dataset("Pendulum-v1", "random", 200, seed=0, progress=False)
     at_once(lambda: [data.write_npz(ds, tmp_path / "d.npz") for _ in range(20)])
     assert [p.name for p in tmp_path.iterdir()] == ["d.npz"]
+
+
+def test_wall_clock_counts_a_killed_invocation_up_to_its_last_flush(tmp_path: Path):
+    import time
+
+    run = tmp_path / "run"
+    run.mkdir()
+    t0 = time.perf_counter()
+    first = harness.WallClock(run, flush_s=0.05)
+    # counted from its start: a kill before the first flush still leaves the invocation
+    started = json.loads((run / "wall_time.json").read_text())
+    assert started["invocations"] == 1 and started["seconds"] < 0.05
+    time.sleep(0.3)
+    # what a SIGKILL leaves behind: the last flush, without stop() having run
+    killed = json.loads((run / "wall_time.json").read_text())
+    assert killed["invocations"] == 1 and 0.1 <= killed["seconds"] <= time.perf_counter() - t0
+    first._stopped.set()  # the killed process's ticker is gone; stop writing
+    first._ticker.join()
+    # the next invocation (the resume) adds its own time to what was recorded
+    second = harness.WallClock(run, flush_s=60.0)
+    time.sleep(0.1)
+    spent = second.stop()
+    total = json.loads((run / "wall_time.json").read_text())
+    assert total["invocations"] == 2
+    assert total["seconds"] == pytest.approx(killed["seconds"] + spent, abs=0.06)
+    assert total["hosts"] and total["provenance"]["versions"]["jax"]
+    assert not (run / "wall_time.json.tmp").exists()  # written atomically

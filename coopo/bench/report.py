@@ -628,7 +628,7 @@ def drift_rows(res: Results) -> list[tuple[str, str, Interval, Interval | None, 
 
 
 def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
-    """Measured wall time of each run (wall_time.json) next to the estimate for one
+    """Measured wall time of each finished run (wall_time.json) next to the estimate for one
     single-core `coopo bench` worker (:func:`coopo.bench.suites.worker_seconds`, from measured
     per-algorithm rates): (dataset, method, seconds, estimated seconds, where it ran)."""
     from coopo.bench.suites import RunSpec, worker_seconds
@@ -636,7 +636,8 @@ def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
     rows = []
     for bench in sorted((res.root / "runs").rglob("bench.json")):
         wall = bench.parent / "wall_time.json"
-        if not wall.is_file():
+        # a running or interrupted run's time is not its cost yet
+        if not wall.is_file() or not (bench.parent / "results.json").is_file():
             continue
         spec = json.loads(bench.read_text())
         timing = json.loads(wall.read_text())

@@ -215,3 +215,6 @@ def test_compute_rows_put_wall_time_next_to_the_one_worker_estimate(tmp_path: Pa
     (run / "wall_time.json").write_text(json.dumps({"seconds": 3600.0, "hosts": ["h (cpu)"]}))
     rows = compute_rows(load_results(root))
     assert rows == [("hopper-medium", "coopo", 3600.0, worker_seconds(spec), "h (cpu)")]
+    # a run still going (no results.json) has no cost yet
+    (run / "results.json").unlink()
+    assert compute_rows(load_results(root)) == []

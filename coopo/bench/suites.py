@@ -119,12 +119,17 @@ CPU_WORKER_RATES: dict[str, Any] = {
 }
 
 
-def calql_update_factor(config: dict[str, Any], rates: dict[str, Any] | None = None) -> float:
+def calql_update_seconds(config: dict[str, Any], rates: dict[str, Any] = CPU_WORKER_RATES) -> float:
+    """One worker's seconds per Cal-QL update at the run's ``num_samples`` (a + b * n)."""
+    a, b = rates["calql_update_s"]
+    return a + b * config["cal_ql"]["num_samples"]
+
+
+def calql_update_factor(config: dict[str, Any]) -> float:
     """How many AWAC-KL updates one Cal-QL update costs at the run's ``num_samples``, from the
     per-worker measurements in :data:`CPU_WORKER_RATES` (about 3.2 with 2 samples, 12 with
     10)."""
-    a, b = (rates or CPU_WORKER_RATES)["calql_update_s"]
-    return (a + b * config["cal_ql"]["num_samples"]) / a
+    return calql_update_seconds(config) / CPU_WORKER_RATES["calql_update_s"][0]
 
 
 def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> float:
@@ -166,8 +171,7 @@ def worker_seconds(spec: RunSpec, rates: dict[str, Any] = CPU_WORKER_RATES) -> f
     c = spec.config
     online = c["cycles"] * c["online_steps"]
     offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
-    a, b = rates["calql_update_s"]
-    calql_update = a + b * c["cal_ql"]["num_samples"]
+    calql_update = calql_update_seconds(c, rates)
     t = 0.0
     if offline:
         if c["offline"] == "cal_ql":

@@ -733,8 +733,9 @@ def _data_uri(path: Path) -> str:
 
 
 def provenance_line(root: Path) -> str:
-    """Commits, machines and key package versions that produced a results directory (from the
-    runs' and the bench's ``provenance.json``); '' when none is recorded."""
+    """Commits, machines (with their x86 family and model numbers where recorded) and every
+    version of the key packages that produced a results directory (from the runs' and the
+    bench's ``provenance.json``); '' when none is recorded."""
     records: list[dict[str, Any]] = []
     for f in [root / "provenance.json", *sorted((root / "runs").rglob("provenance.json"))]:
         if f.is_file():
@@ -752,14 +753,29 @@ def provenance_line(root: Path) -> str:
     def machine(r: dict[str, Any]) -> str:
         host = r.get("host") or {}
         cpu, gpus = host.get("cpu") or {}, host.get("gpu") or []
-        return f"{cpu.get('model')} x{cpu.get('cores')}" + (f" + {', '.join(gpus)}" if gpus else "")
+        family = (
+            f" (family {cpu['family']}, model {cpu.get('model_number')})"
+            if cpu.get("family") is not None
+            else ""
+        )
+        return f"{cpu.get('model')}{family} x{cpu.get('cores')}" + (
+            f" + {', '.join(gpus)}" if gpus else ""
+        )
 
     machines = sorted({machine(r) for r in records})
-    pk = records[-1].get("versions", {})
+
+    def seen(package: str) -> str:
+        """Every version of a package across the records, in the order first seen: results
+        gathered over several invocations may mix them, and the report must not hide that."""
+        found = [
+            str(r["versions"][package]) for r in records if (r.get("versions") or {}).get(package)
+        ]
+        return " / ".join(dict.fromkeys(found))
+
     versions = ", ".join(
-        f"{k} {pk[k]}"
+        f"{k} {seen(k)}"
         for k in ("coopo", "jax", "flax", "optax", "gymnasium", "mujoco")
-        if pk.get(k)
+        if seen(k)
     )
     return (
         f"commit {', '.join(commits) or 'unknown'}; {'; '.join(machines)}; {versions} "

@@ -15,6 +15,7 @@ from coopo.bench.report import (
     drift_rows,
     forgetting_rows,
     load_results,
+    provenance_line,
     reduction_rows,
     write_report,
 )
@@ -218,3 +219,29 @@ def test_compute_rows_put_wall_time_next_to_the_one_worker_estimate(tmp_path: Pa
     # a run still going (no results.json) has no cost yet
     (run / "results.json").unlink()
     assert compute_rows(load_results(root)) == []
+
+
+def test_provenance_line_names_every_host_and_every_package_version(tmp_path: Path):
+    """Results gathered over several invocations on different hosts and package versions: the
+    report's provenance line must name each, not just the last record's."""
+
+    def record(commit: str, family: int | None, mujoco: str) -> dict:
+        cpu = {"model": "AMD EPYC", "cores": 2}
+        if family is not None:
+            cpu |= {"family": family, "model_number": 2}
+        return {
+            "git_commit": commit,
+            "versions": {"coopo": "0.1.0", "jax": "0.10.2", "mujoco": mujoco},
+            "host": {"cpu": cpu, "gpu": []},
+        }
+
+    run = tmp_path / "runs" / "hopper-medium" / "coopo" / "seeds-0"
+    run.mkdir(parents=True)
+    (tmp_path / "provenance.json").write_text(json.dumps([record("a" * 40, None, "4.0.0")]))
+    (run / "provenance.json").write_text(json.dumps([record("b" * 39 + "+dirty", 26, "4.0.1")]))
+    line = provenance_line(tmp_path)
+    assert line.startswith("commit aaaaaaaaaa, bbbbbbbbbb+changes; ")
+    assert "AMD EPYC x2" in line and "AMD EPYC (family 26, model 2) x2" in line
+    assert "mujoco 4.0.0 / 4.0.1" in line
+    assert "jax 0.10.2," in line  # one version seen once is named once
+    assert provenance_line(tmp_path / "nothing-here") == ""

@@ -772,11 +772,8 @@ def provenance_line(root: Path) -> str:
         ]
         return " / ".join(dict.fromkeys(found))
 
-    versions = ", ".join(
-        f"{k} {seen(k)}"
-        for k in ("coopo", "jax", "flax", "optax", "gymnasium", "mujoco")
-        if seen(k)
-    )
+    seen_versions = {k: seen(k) for k in ("coopo", "jax", "flax", "optax", "gymnasium", "mujoco")}
+    versions = ", ".join(f"{k} {v}" for k, v in seen_versions.items() if v)
     return (
         f"commit {', '.join(commits) or 'unknown'}; {'; '.join(machines)}; {versions} "
         "(every record in `provenance.json` and `runs/*/*/*/provenance.json`)"

@@ -91,7 +91,10 @@ class Results:
 
 
 def load_results(root: str | Path) -> Results:
-    """Read every finished run under ``root/runs`` (a `coopo bench` results directory)."""
+    """Read every finished run under ``root/runs`` (a `coopo bench` results directory).
+
+    A (dataset, method, seed) finished in two run directories is refused: counting it twice
+    would weight that seed double in every statistic."""
     root = Path(root)
     suite_file = root / "suite.json"
     if not suite_file.is_file():
@@ -99,6 +102,7 @@ def load_results(root: str | Path) -> Results:
     suite = json.loads(suite_file.read_text())
     runs: list[Run] = []
     missing, failed = [], []
+    seen: dict[tuple[str, str, int], str] = {}
     for bench in sorted((root / "runs").rglob("bench.json")):
         path = bench.parent
         rel = str(path.relative_to(root / "runs"))
@@ -117,6 +121,15 @@ def load_results(root: str | Path) -> Results:
                     row = json.loads(line)
                     by_seed[int(row["seed"])].append(row)
         for seed in spec["seeds"]:
+            key = (spec["dataset"], spec["method"], int(seed))
+            if key in seen:
+                raise ValueError(
+                    f"seed {seed} of {spec['method']} on {spec['dataset']} was trained in two run "
+                    f"directories ({seen[key]} and {rel}): counting it twice would weight it "
+                    "double; move one of them out of runs/ (coopo bench --seeds picks the seeds "
+                    "a run trains)"
+                )
+            seen[key] = rel
             rows = by_seed.get(int(seed), [])
             curve = Curve.of(rows, SCORE if any(SCORE in r for r in rows) else "eval/return")
             runs.append(Run(spec["dataset"], spec["method"], int(seed), rows, curve, config))

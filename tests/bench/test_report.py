@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +246,16 @@ def test_provenance_line_names_every_host_and_every_package_version(tmp_path: Pa
     assert "mujoco 4.0.0 / 4.0.1" in line
     assert "jax 0.10.2," in line  # one version seen once is named once
     assert provenance_line(tmp_path / "nothing-here") == ""
+
+
+def test_load_results_refuses_a_seed_trained_in_two_run_directories(tmp_path: Path) -> None:
+    root = fake_results(tmp_path, {"coopo": [10.0, 20.0], "base": [5.0, 6.0]})
+    assert len(load_results(root).runs) == 4
+    src = root / "runs" / "hopper-medium" / "coopo" / "seeds"
+    dup = src.parent / "seeds-1"
+    shutil.copytree(src, dup)
+    (dup / "bench.json").write_text(
+        json.dumps({"dataset": "hopper-medium", "method": "coopo", "seeds": [1]})
+    )
+    with pytest.raises(ValueError, match=r"seed 1 of coopo on hopper-medium .*two run"):
+        load_results(root)

@@ -491,9 +491,14 @@ def _paired_final(an: Analysis, c: str, b: str, d: str) -> tuple[float, float] |
     return None
 
 
+def _seeds(res: Results, d: str, m: str) -> int:
+    return sum(1 for r in res.runs if r.dataset == d and r.method == m)
+
+
 def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
     """Final score: the Holm-adjusted paired test at 5% where the seeds pair (the same test
-    as the verdicts above the summary), else whether the two cells' 95% intervals overlap."""
+    as the verdicts above the summary), else whether the two cells' 95% intervals overlap;
+    a cell of one seed has a point for an interval, so it is never called different."""
     c, b = cmp.method, cmp.baseline
     for d in res.datasets:
         if (d, c) not in an.final or (d, b) not in an.final:
@@ -507,6 +512,8 @@ def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
                 (cmp.better if diff > 0 else cmp.worse).append(d)
             else:
                 cmp.tie.append((d, pc, pb))
+        elif min(_seeds(res, d, c), _seeds(res, d, b)) < 2:
+            cmp.tie.append((d, pc, pb))
         elif loc > hib:
             cmp.better.append(d)
         elif hic < lob:
@@ -517,7 +524,7 @@ def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
 
 def _compare_interactions(res: Results, an: Analysis, cmp: Comparison) -> None:
     """Interactions to the first target: a difference counts when the 95% interval of the
-    reduction excludes zero."""
+    reduction excludes zero (never with a cell of one seed, whose interval is a point)."""
     c, b = cmp.method, cmp.baseline
     for d in res.datasets:
         for label, _ in an.targets[d][:1]:
@@ -533,6 +540,9 @@ def _compare_interactions(res: Results, an: Analysis, cmp: Comparison) -> None:
             sc = (">" if cut_c else "") + _steps(mc)
             sb = (">" if cut_b else "") + _steps(mb)
             _, lo, hi = an.reduction(d, c, b, label)
+            if min(_seeds(res, d, c), _seeds(res, d, b)) < 2:
+                cmp.unclear.append((d, sc, sb))
+                continue
             # a censored count is a lower bound: it can only widen a difference in its favour
             if mb > 0 and lo > 0 and not cut_c:
                 cmp.faster.append((d, sc, sb))
@@ -710,7 +720,7 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
             0,
             f"**Bottom line:** over {n} (method, baseline, dataset) comparisons, the final "
             f"score was clearly higher (Holm-adjusted paired test at 5% where seeds pair, else "
-            f"non-overlapping 95% CIs) in {tally['better']}, clearly "
+            f"non-overlapping 95% CIs of at least 2 seeds each) in {tally['better']}, clearly "
             f"lower in {tally['worse']} and not distinguishable in {tally['tie']}; online "
             f"interactions to the first target were clearly fewer in {tally['faster']}, clearly "
             f"more in {tally['slower']} and not distinguishable in {tally['unclear']}.\n",

@@ -259,3 +259,12 @@ def test_load_results_refuses_a_seed_trained_in_two_run_directories(tmp_path: Pa
     )
     with pytest.raises(ValueError, match=r"seed 1 of coopo on hopper-medium .*two run"):
         load_results(root)
+
+
+def test_a_cell_of_one_seed_is_never_called_different(tmp_path: Path) -> None:
+    # one seed each: no paired test, and each interval is a point, so no verdict either way
+    res = load_results(fake_results(tmp_path, {"coopo": [90.0], "base": [10.0]}))
+    (cmp,) = comparisons(res, analyse(res))
+    # final score = mean of the last 3 evaluations: 0.9 x the last one
+    assert not cmp.better and not cmp.worse and cmp.tie == [("hopper-medium", 81.0, 9.0)]
+    assert not cmp.faster and not cmp.slower and len(cmp.unclear) == 1

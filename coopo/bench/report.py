@@ -491,10 +491,6 @@ def _paired_final(an: Analysis, c: str, b: str, d: str) -> tuple[float, float] |
     return None
 
 
-def _seeds(res: Results, d: str, m: str) -> int:
-    return sum(1 for r in res.runs if r.dataset == d and r.method == m)
-
-
 def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
     """Final score: the Holm-adjusted paired test at 5% where the seeds pair (the same test
     as the verdicts above the summary), else whether the two cells' 95% intervals overlap;
@@ -512,7 +508,7 @@ def _compare_final(res: Results, an: Analysis, cmp: Comparison) -> None:
                 (cmp.better if diff > 0 else cmp.worse).append(d)
             else:
                 cmp.tie.append((d, pc, pb))
-        elif min(_seeds(res, d, c), _seeds(res, d, b)) < 2:
+        elif min(len(res.select(d, c)), len(res.select(d, b))) < 2:
             cmp.tie.append((d, pc, pb))
         elif loc > hib:
             cmp.better.append(d)
@@ -539,10 +535,10 @@ def _compare_interactions(res: Results, an: Analysis, cmp: Comparison) -> None:
             cut_c, cut_b = not np.isfinite(xc).all(), not np.isfinite(xb).all()
             sc = (">" if cut_c else "") + _steps(mc)
             sb = (">" if cut_b else "") + _steps(mb)
-            _, lo, hi = an.reduction(d, c, b, label)
-            if min(_seeds(res, d, c), _seeds(res, d, b)) < 2:
+            if min(len(xc), len(xb)) < 2:
                 cmp.unclear.append((d, sc, sb))
                 continue
+            _, lo, hi = an.reduction(d, c, b, label)
             # a censored count is a lower bound: it can only widen a difference in its favour
             if mb > 0 and lo > 0 and not cut_c:
                 cmp.faster.append((d, sc, sb))

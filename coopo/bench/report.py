@@ -799,11 +799,25 @@ def provenance_line(root: Path) -> str:
     )
 
 
-def _seeds_line(runs: list[Run]) -> str:
-    """Finished seeds per (method, dataset) cell, naming the cells when they differ."""
+def _seeds_line(runs: list[Run], suite: dict | None = None) -> str:
+    """Finished seeds per (method, dataset) cell, naming the cells when they differ and the
+    suite's cells (its methods x datasets) that have no finished seed yet."""
     cells = Counter((r.method, r.dataset) for r in runs)
     counts = sorted(set(cells.values()))
     total = f"{len(runs)} finished seed-runs"
+    suite = suite or {}
+    planned = [
+        (m.get("name"), d)
+        for m in suite.get("methods") or []
+        if isinstance(m, dict)
+        for d in suite.get("datasets") or []
+    ]
+    empty = [c for c in planned if c not in cells]
+    if empty:
+        total += (
+            f"; no finished seed yet in {len(empty)} of the suite's {len(planned)} cells: "
+            + ", ".join(f"{m} on {d}" for m, d in empty)
+        )
     if len(counts) == 1:
         return f"{counts[0]} per method and dataset ({total})"
     by = ", ".join(f"{m} on {d}: {n}" for (m, d), n in sorted(cells.items()))
@@ -823,7 +837,7 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
         "- **Command:** (the block below; one command per line, as run)",
         f"- **Budgets:** {s.get('budget_note', '')}",
         f"- **Datasets:** {', '.join(res.datasets)}",
-        f"- **Seeds:** {_seeds_line(res.runs)}",
+        f"- **Seeds:** {_seeds_line(res.runs, s)}",
         "- **Scores:** D4RL-style normalized score, 100 x (return - random) / (expert - random), "
         "using the dataset's reference returns (docs/datasets.md); each evaluation is the mean of "
         f"{res.runs[0].config.get('eval_episodes')} deterministic episodes.",

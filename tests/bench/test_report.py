@@ -173,6 +173,20 @@ def test_report_states_the_seeds_of_each_cell_when_they_differ(tmp_path: Path):
     assert "- **Seeds:** 2 per method and dataset (4 finished seed-runs)" in even[0].read_text()
 
 
+def test_report_names_the_suite_cells_with_no_finished_seed(tmp_path: Path):
+    root = fake_results(tmp_path / "r", {"coopo": [90.0, 100.0], "base": [40.0, 50.0]})
+    suite = json.loads((root / "suite.json").read_text())
+    suite["methods"].append(dict(suite["methods"][-1], name="later"))
+    suite["datasets"] = [*suite["datasets"], "walker2d-medium"]
+    (root / "suite.json").write_text(json.dumps(suite))
+    text = write_report(root)[0].read_text()
+    assert (
+        "- **Seeds:** 2 per method and dataset (4 finished seed-runs; no finished seed yet in 4 "
+        "of the suite's 6 cells: coopo on walker2d-medium, base on walker2d-medium, later on "
+        "hopper-medium, later on walker2d-medium)"
+    ) in text
+
+
 def test_censored_reductions_are_stated_as_bounds():
     from coopo.bench.report import _bounded
 

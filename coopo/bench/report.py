@@ -799,18 +799,15 @@ def provenance_line(root: Path) -> str:
     )
 
 
-def _seeds_line(runs: list[Run], suite: dict | None = None) -> str:
+def _seeds_line(res: Results) -> str:
     """Finished seeds per (method, dataset) cell, naming the cells when they differ and the
     suite's cells (its methods x datasets) that have no finished seed yet."""
+    runs = res.runs
     cells = Counter((r.method, r.dataset) for r in runs)
     counts = sorted(set(cells.values()))
     total = f"{len(runs)} finished seed-runs"
-    suite = suite or {}
     planned = [
-        (m.get("name"), d)
-        for m in suite.get("methods") or []
-        if isinstance(m, dict)
-        for d in suite.get("datasets") or []
+        (m["name"], d) for m in res.suite.get("methods", []) for d in res.suite.get("datasets", [])
     ]
     empty = [c for c in planned if c not in cells]
     if empty:
@@ -837,7 +834,7 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
         "- **Command:** (the block below; one command per line, as run)",
         f"- **Budgets:** {s.get('budget_note', '')}",
         f"- **Datasets:** {', '.join(res.datasets)}",
-        f"- **Seeds:** {_seeds_line(res.runs, s)}",
+        f"- **Seeds:** {_seeds_line(res)}",
         "- **Scores:** D4RL-style normalized score, 100 x (return - random) / (expert - random), "
         "using the dataset's reference returns (docs/datasets.md); each evaluation is the mean of "
         f"{res.runs[0].config.get('eval_episodes')} deterministic episodes.",

@@ -4,6 +4,8 @@ Layout of a results directory::
 
     RESULTS/
       suite.json                        the suite as run (budgets, methods, seeds)
+      COMMAND                           each distinct `coopo bench` invocation, a line each
+      .lock                             held while an invocation updates the three shared files
       provenance.json                   one record per `coopo bench` invocation: package
                                         versions, CPU/GPU model, git commit (coopo.provenance)
       datasets/<recipe>-n<size>.npz     datasets built once from coopo recipes
@@ -41,8 +43,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,30 @@ FINISHED = "results.json"
 
 class BenchError(RuntimeError):
     """A results directory or suite request that cannot be run as asked."""
+
+
+@contextmanager
+def shared_files_lock(out: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``out/.lock`` for the block.
+
+    ``suite.json``, ``provenance.json`` and ``COMMAND`` are read, extended and rewritten by
+    every invocation; two invocations sharing ``out`` (two chunks run side by side) would
+    otherwise each rewrite what it read and lose the other's record."""
+    import fcntl
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        yield
+
+
+def append_command(file: Path, command: str) -> None:
+    """Add ``command`` as a line of ``file`` unless it is one already (under
+    :func:`shared_files_lock` of the file's directory)."""
+    with shared_files_lock(file.parent):
+        old_lines = file.read_text().splitlines() if file.is_file() else []
+        if command not in old_lines:
+            file.write_text("\n".join([*old_lines, command]) + "\n")
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -790,17 +817,19 @@ def run_suite(
     out.mkdir(parents=True, exist_ok=True)
     suite_file = out / "suite.json"
     record = suite_record(suite)
-    if suite_file.is_file():
-        old = json.loads(suite_file.read_text())
-        if old.get("name") != suite.name:
-            raise BenchError(
-                f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
-            )
+    with shared_files_lock(out):
+        if suite_file.is_file():
+            old = json.loads(suite_file.read_text())
+            if old.get("name") != suite.name:
+                raise BenchError(
+                    f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
+                )
     for recipe in dict.fromkeys(s.dataset for s in specs):  # before anything is written
         dataset = prepare_dataset(out, recipe, suite.dataset_size, expert_policy_dir, console)
         check_dataset_matches_results(out, recipe, dataset)
-    suite_file.write_text(json.dumps(record, indent=1))
-    append_provenance(out / "provenance.json")
+    with shared_files_lock(out):
+        suite_file.write_text(json.dumps(record, indent=1))
+        append_provenance(out / "provenance.json")
 
     jobs, skipped = [], 0
     for spec in specs:
@@ -815,10 +844,7 @@ def run_suite(
         (path / "error.txt").unlink(missing_ok=True)
         jobs.append((spec, path, dataset))
     if command:
-        file = out / "COMMAND"
-        old_lines = file.read_text().splitlines() if file.is_file() else []
-        if command not in old_lines:
-            file.write_text("\n".join([*old_lines, command]) + "\n")
+        append_command(out / "COMMAND", command)
     console.print(
         f"suite {suite.name}: {len(specs)} runs, {skipped} already finished, {len(jobs)} to run "
         f"({backend}); results in {out}"

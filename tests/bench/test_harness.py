@@ -655,3 +655,32 @@ def test_wall_clock_counts_a_killed_invocation_up_to_its_last_flush(tmp_path: Pa
     assert total["seconds"] == pytest.approx(killed["seconds"] + spent, abs=0.06)
     assert total["hosts"] and total["provenance"]["versions"]["jax"]
     assert not (run / "wall_time.json.tmp").exists()  # written atomically
+
+
+def test_command_lines_of_concurrent_invocations_are_all_kept(tmp_path: Path):
+    """Two `coopo bench` invocations sharing --out (chunks run side by side) both record their
+    command: an append waits while another invocation holds the results directory's lock,
+    then adds its line to what that one wrote instead of rewriting what it read before."""
+    import fcntl
+    import threading
+
+    file = tmp_path / "COMMAND"
+    file.write_text("coopo bench cpu --seeds 0\n")
+    with open(tmp_path / ".lock", "w") as held:  # another invocation, mid-update
+        fcntl.flock(held, fcntl.LOCK_EX)
+        writer = threading.Thread(
+            target=harness.append_command, args=(file, "coopo bench cpu --seeds 1")
+        )
+        writer.start()
+        writer.join(timeout=0.5)
+        assert writer.is_alive(), "appended without waiting for the lock"
+        file.write_text(file.read_text() + "coopo bench cpu --seeds 2\n")  # the holder's line
+    writer.join(timeout=10)
+    assert not writer.is_alive()
+    assert file.read_text().splitlines() == [
+        "coopo bench cpu --seeds 0",
+        "coopo bench cpu --seeds 2",
+        "coopo bench cpu --seeds 1",
+    ]
+    harness.append_command(file, "coopo bench cpu --seeds 1")  # a rerun adds no second line
+    assert file.read_text().count("--seeds 1") == 1

@@ -76,6 +76,8 @@ class Trainer:
         self.seeds = setup.seeds
         self.offline_algo, self.online_algo = algorithm(cfg.offline), algorithm(cfg.online)
         self.plan = schedule(cfg.method, cfg.cycles, cfg.offline_steps, cfg.online_steps)
+        # the baselines (o2o, offline, online) spend the K cycles' budgets in one cycle
+        self.n_cycles = self.plan[-1].cycle + 1
         self.offline = OfflinePhase(
             phases.make_update_chunk(
                 self.offline_algo,
@@ -120,7 +122,7 @@ class Trainer:
         self.last: Evaluation | None = None  # the newest evaluation
         self.has_ref = has_ref = setup.ref_scores[0] is not None
         self.monitor = RunMonitor(
-            run_dir, self.seeds, cfg.cycles, has_ref, self.console, wandb_options(cfg)
+            run_dir, self.seeds, self.n_cycles, has_ref, self.console, wandb_options(cfg)
         )
         self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
         self.ctrl_c = CtrlC()
@@ -214,7 +216,7 @@ class Trainer:
         counters.online_carry = budget - done
         if self.switched:
             self.console.print(
-                f"cycle {phase.cycle + 1}/{self.cfg.cycles} online  env {counters.env_steps:>7d}: "
+                f"cycle {phase.cycle + 1}/{self.n_cycles} online  env {counters.env_steps:>7d}: "
                 f"back to anchoring early ({self.switched}); the next online phase gets "
                 f"{counters.online_carry} more env steps",
                 soft_wrap=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 from coopo import data
 from coopo.config import (
@@ -48,7 +49,12 @@ def test_resume_needs_a_run_directory(tmp_path: Path):
 
 @pytest.mark.parametrize("method", ["o2o", "offline", "online"])
 def test_baseline_methods_run_with_the_same_budget(tmp_path: Path, method):
-    result = train(cfg(tmp_path, method=method, random_steps=100))
+    console = Console(record=True, width=200)
+    c = cfg(tmp_path, method=method, random_steps=100)
+    assert c.cycles == 2  # the baselines spend both cycles' budgets in their one cycle
+    result = train(c, console)
+    text = console.export_text()
+    assert "cycle 1/1" in text and "cycle 1/2" not in text and "cycle 2/2" not in text
     summary = json.loads((tmp_path / "run" / "results.json").read_text())
     assert summary["env_steps"] == (0 if method == "offline" else 400)
     assert result.finished and np.isfinite(result.final_returns[0])

@@ -53,7 +53,7 @@ from coopo.policy import save_policy
 from coopo.resume_point import CheckpointClock
 from coopo.run_setup import RunSetup, online_updates
 from coopo.runlock import CtrlC, RunLock, interrupted
-from coopo.schedule import DriftSwitch, Phase, schedule
+from coopo.schedule import DriftSwitch, Phase, num_cycles, schedule
 
 __all__ = ["RunResult", "RunState", "Trainer", "TrainingDiverged", "resume", "train"]
 
@@ -76,8 +76,7 @@ class Trainer:
         self.seeds = setup.seeds
         self.offline_algo, self.online_algo = algorithm(cfg.offline), algorithm(cfg.online)
         self.plan = schedule(cfg.method, cfg.cycles, cfg.offline_steps, cfg.online_steps)
-        # the baselines (o2o, offline, online) spend the K cycles' budgets in one cycle
-        self.n_cycles = self.plan[-1].cycle + 1
+        self.n_cycles = num_cycles(cfg.method, cfg.cycles)
         self.offline = OfflinePhase(
             phases.make_update_chunk(
                 self.offline_algo,

@@ -27,6 +27,12 @@ class Phase:
     cycle: int
 
 
+def num_cycles(method: str, cycles: int) -> int:
+    """Cycles a run of ``method`` goes through: the baselines (o2o, offline, online) spend the
+    ``cycles`` cycles' budgets in one."""
+    return cycles if method == "coopo" else 1
+
+
 def schedule(method: str, cycles: int, offline_steps: int, online_steps: int) -> list[Phase]:
     K, M, N = cycles, offline_steps, online_steps
     if method == "coopo":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coopo.schedule import schedule
+from coopo.schedule import num_cycles, schedule
 
 
 @pytest.mark.parametrize("method", ["coopo", "o2o", "offline", "online"])
@@ -17,3 +17,10 @@ def test_schedules_share_budgets(method):
     if method == "coopo":
         assert [p.kind for p in plan] == ["offline", "online"] * 3
         assert [p.cycle for p in plan] == [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("method", ["coopo", "o2o", "offline", "online"])
+def test_num_cycles_counts_the_cycles_of_the_schedule(method):
+    plan = schedule(method, 3, 10, 20)
+    assert num_cycles(method, 3) == len({p.cycle for p in plan})
+    assert num_cycles(method, 3) == (3 if method == "coopo" else 1)

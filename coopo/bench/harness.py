@@ -54,6 +54,7 @@ from rich.console import Console
 from coopo import provenance
 from coopo.bench.suites import SUITES, RunSpec, Suite, expand
 from coopo.config import TrainConfig, config_to_dict
+from coopo.schedule import num_cycles
 
 FINISHED = "results.json"
 
@@ -754,7 +755,7 @@ class RunProgress:
                     r = last_record(path)
                     if r is None or "cycle" not in r:
                         continue
-                    cycles = spec.config["cycles"] if spec.config["method"] == "coopo" else 1
+                    cycles = num_cycles(spec.config["method"], spec.config["cycles"])
                     self.bar.update(
                         task,
                         completed=r.get("env_steps", 0),

@@ -64,6 +64,7 @@ class RunResult:
     finished: bool
     final_scores: dict[int, float] = field(default_factory=dict)  # seed -> normalised score
     final_returns: dict[int, float] = field(default_factory=dict)
+    data_level: float | None = None  # the dataset's mean episode return, on the scores' scale
 
 
 class Trainer:
@@ -121,7 +122,13 @@ class Trainer:
         self.last: Evaluation | None = None  # the newest evaluation
         self.has_ref = has_ref = setup.ref_scores[0] is not None
         self.monitor = RunMonitor(
-            run_dir, self.seeds, self.n_cycles, has_ref, self.console, wandb_options(cfg)
+            run_dir,
+            self.seeds,
+            self.n_cycles,
+            has_ref,
+            self.console,
+            wandb_options(cfg),
+            data_level=setup.data_level(),
         )
         self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
         self.ctrl_c = CtrlC()
@@ -277,6 +284,7 @@ class Trainer:
             True,
             {s: float(v) for s, v in zip(self.seeds, self.last.scores, strict=True)},
             {s: float(v) for s, v in zip(self.seeds, self.last.returns, strict=True)},
+            self.monitor.data_level,
         )
 
     def _hooks(self, phase: Phase, index: int = -1) -> PhaseHooks:

@@ -298,7 +298,7 @@ def _data_recipe(recipe: str, argv: list[str]) -> int:
     ) -> None:
         """Build a D4RL-style recipe TASK-QUALITY (tasks: hopper, halfcheetah, walker2d, ant;
         qualities: random, medium, medium-replay, expert, medium-expert) as the Minari dataset
-        coopo/TASK/QUALITY-v0 (see docs/datasets.md).
+        coopo/TASK/QUALITY-v0 (see docs/guides/datasets.md).
 
         Args:
             size: Transitions (default 1,000,000 as D4RL; medium-replay keeps its whole buffer).
@@ -375,7 +375,7 @@ def _data_build(argv: list[str]) -> int:
         "  coopo data build TASK-QUALITY [--size N] [--seed S] [--expert-policy FILE]"
         " [--root DIR] [--export-d4rl FILE.hdf5]\n"
         "      a D4RL-style recipe, written as the Minari dataset coopo/TASK/QUALITY-v0"
-        " (coopo data build hopper-medium --help for its options; see docs/datasets.md).\n"
+        " (coopo data build hopper-medium --help for its options; see docs/guides/datasets.md).\n"
         f"      recipes: {recipes}\n\n"
         "  coopo data build [--env-id ID] [--behaviour random|POLICY.npz] [options below]\n"
         "      " + (build.__doc__ or "").strip().splitlines()[0]

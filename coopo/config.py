@@ -67,7 +67,7 @@ class RunConfig:
     offline: OfflineName = "awac_kl"
     """Offline algorithm of the anchoring phases."""
     online: OnlineName = "cal_ql"
-    """Online optimizer of the fine-tuning phases. The default, cal_ql, is Cal-QL's update run online: SAC's actor on a critic that keeps Cal-QL's conservative term (with 2 sampled actions, --cal-ql.num-samples), chosen over sac because it halves the score drop at a switch (docs/handoffs.md)."""
+    """Online optimizer of the fine-tuning phases. The default, cal_ql, is Cal-QL's update run online: SAC's actor on a critic that keeps Cal-QL's conservative term (with 2 sampled actions, --cal-ql.num-samples), chosen over sac because it halves the score drop at a switch (docs/results/handoffs.md)."""
     cycles: int = 2
     """Number of (offline, online) cycles; the other methods get the same total budgets."""
     offline_steps: int = 5_000
@@ -75,7 +75,7 @@ class RunConfig:
     online_steps: int = 4_000
     """Environment steps per online phase (per seed)."""
     offline_data: OfflineData = "dataset+online"
-    """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far (the default, so an anchoring phase also learns from what the online phases found; docs/handoffs.md)."""
+    """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far (the default, so an anchoring phase also learns from what the online phases found; docs/results/handoffs.md)."""
     offline_online_fraction: float | None = None
     """With offline_data=dataset+online: the fraction of each offline batch drawn from the online data once there is any, whatever its size (None: uniform over the union, so the share grows with the online data, 1 in 11 rows after 10k env steps on a 100k dataset)."""
     drift_switch_mse: float = 0.0
@@ -111,13 +111,13 @@ class RunConfig:
     seeds: tuple[int, ...] = (0,)
     """Seeds trained together in one process (vmapped updates, one env per seed)."""
     vector_env: VectorMode = "sync"
-    """How the seeds' training envs step: sync (one after another in this process) or async (one process per env; on 2 CPU cores 11% faster at 10 seeds, 3-10% slower at 1-4: README, Performance). Same transitions either way."""
+    """How the seeds' training envs step: sync (one after another in this process) or async (one process per env, which pays off only with cores to spare; docs/guides/performance.md). Same transitions either way."""
     run_dir: str = ""
     """Run directory (default: runs/<time>-<method>-<env>)."""
     keep_checkpoints: int = 2
     """Checkpoints kept (the newest ones, phase boundaries and inside phases alike)."""
     checkpoint_every: int = 0
-    """Checkpoint inside a phase every this many updates (offline phases) or env steps per seed (online phases); 0: every --checkpoint-minutes of wall time instead. The default is time-based because a fixed count cannot bound the work lost on every machine: 10 minutes is ~120-290k AWAC-KL updates on a 2-core CPU (hosts differ) but ~5M on an H100, and ~120-290k SAC env steps on either (README, Performance). A checkpoint of 10 seeds with 1M-row buffers takes about 5 s on a 2-core CPU (README, Reliability), so every 10 minutes costs about 1% of the run."""
+    """Checkpoint inside a phase every this many updates (offline phases) or env steps per seed (online phases); 0: every --checkpoint-minutes of wall time instead, which bounds the work a crash loses on any machine (a fixed count of updates takes very different times on a CPU and a GPU)."""
     checkpoint_minutes: float = 10.0
     """With --checkpoint-every 0: checkpoint inside a phase at the first jitted call that ends this many minutes after the last checkpoint, so a crash loses at most about this much work (0: only at phase boundaries)."""
     max_phases: int = 0
@@ -156,7 +156,7 @@ class RunConfig:
 # Where coopo's default differs from an algorithm's reference setting (the algorithm's own
 # Config keeps the reference; presets and bench suites that reproduce a baseline pin it).
 # Cal-QL online with 2 sampled actions instead of 10: the conservative term costs ~3x a SAC
-# step instead of ~10x, and the handoff measurements in docs/handoffs.md used 2.
+# step instead of ~10x, and the handoff measurements in docs/results/handoffs.md used 2.
 COOPO_ALGO_DEFAULTS: dict[str, dict[str, Any]] = {"cal_ql": {"num_samples": 2}}
 
 # TrainConfig = RunConfig plus one field per registered algorithm, named after it and holding

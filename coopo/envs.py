@@ -15,7 +15,7 @@ Two vector modes (``--vector-env``):
   started with ``spawn``, so no JAX state is forked). Each step costs a round trip to every
   process, so it pays off only when there are cores to spare for the envs: on 2 CPU cores
   that also run the updates it is 11% faster at 10 seeds and 3-10% slower at 1-4 seeds
-  (``benchmarks/throughput.py``, README Performance).
+  (``benchmarks/throughput.py``, docs/guides/performance.md).
   Both modes produce the same transitions, bit for bit.
 """
 

@@ -13,7 +13,7 @@ PRESET_HELP: dict[str, str] = {
         "the full-strength single run: 3 cycles of 20k offline updates + 20k online env steps "
         "on a 100k-transition random-policy Hopper dataset"
     ),
-    "smoke": "seconds: tiny networks and budgets on InvertedPendulum (smoke tests, CI)",
+    "smoke": "a smoke test: tiny networks and budgets on InvertedPendulum (CI)",
     "awac-ft": "AWAC fine-tuning: AWAC-KL offline, then online, switched once",
     "iql-ft": "IQL fine-tuning: IQL offline, then online, switched once",
     "calql-ft": "Cal-QL fine-tuning, with the reference 10 sampled actions per source",

@@ -106,7 +106,7 @@ class Trainer:
             "offline": phases.make_act(self.offline_algo, deterministic=True),
             "online": phases.make_act(self.online_algo, deterministic=True),
         }
-        # Handoff probe (docs/handoffs.md): the critic's value of the data's and the policy's actions.
+        # Handoff probe (docs/results/handoffs.md): the critic's value of the data's and the policy's actions.
         self.q_probe = {
             "offline": phases.make_q_probe(self.offline_algo, cfg.network, setup.spec),
             "online": phases.make_q_probe(self.online_algo, cfg.network, setup.spec),

@@ -7,7 +7,7 @@ PRESET_HELP: dict[str, str] = {
     "default": (
         "what `coopo train` runs with no options: COOPO on a 50k-transition halfcheetah-medium "
         "dataset built from the shipped medium policy, 2 cycles of 5k offline updates + 4k "
-        "online env steps (a few minutes on a CPU)"
+        "online env steps"
     ),
     "full": (
         "the full-strength single run: 3 cycles of 20k offline updates + 20k online env steps "

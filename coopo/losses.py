@@ -68,11 +68,16 @@ def expectile_loss(diff: jax.Array, expectile: float) -> jax.Array:
 def td3_bc_actor_loss(
     q_pi: jax.Array, pi_action: jax.Array, data_action: jax.Array, alpha: float
 ) -> jax.Array:
-    """TD3+BC: -lambda E[Q(s, pi(s))] + E[||pi(s) - a||^2], lambda = alpha / E|Q| (no gradient
-    through the normaliser) (Fujimoto & Gu 2021)."""
+    """TD3+BC: -lambda E[Q(s, pi(s))] + mean((pi(s) - a)^2), lambda = alpha / E|Q| (no gradient
+    through the normaliser) (Fujimoto & Gu 2021).
+
+    The behaviour-cloning term averages the squared error over the batch *and* the action
+    dimensions, as the reference's ``F.mse_loss(pi, action)`` does; the paper's
+    ||pi(s) - a||^2 (a sum over action dimensions) would weigh it |A| times as much against
+    the Q term at the same alpha."""
     assert pi_action.shape == data_action.shape, (pi_action.shape, data_action.shape)
     lmbda = jax.lax.stop_gradient(alpha / jnp.mean(jnp.abs(q_pi)))
-    return -lmbda * jnp.mean(q_pi) + jnp.mean(jnp.sum((pi_action - data_action) ** 2, axis=-1))
+    return -lmbda * jnp.mean(q_pi) + jnp.mean((pi_action - data_action) ** 2)
 
 
 def cql_penalty(

@@ -126,12 +126,20 @@ def test_expectile_loss_weights_positive_and_negative_errors():
 def test_td3_bc_actor_loss():
     q = jnp.array([2.0, -4.0])  # lambda = 2.5 / mean|q| = 2.5 / 3
     pi = jnp.array([[0.5, 0.0], [0.0, 0.0]])
-    a = jnp.array([[0.0, 0.0], [0.0, 1.0]])  # squared errors 0.25 and 1.0
-    expected = -(2.5 / 3.0) * (-1.0) + (0.25 + 1.0) / 2
+    a = jnp.array([[0.0, 0.0], [0.0, 1.0]])  # element errors 0.25, 0, 0, 1.0
+    # BC term = F.mse_loss(pi, a) of the reference: the mean over batch and action dims,
+    # 1.25 / 4 = 0.3125 (the sum over action dims, 1.25 / 2 = 0.625, is |A| = 2 times it)
+    expected = -(2.5 / 3.0) * (-1.0) + 0.3125
     assert both(L.td3_bc_actor_loss, q, pi, a, 2.5) == pytest.approx(expected, rel=1e-6)
     # the normaliser carries no gradient: d/dq = -lambda / n
     g = jax.grad(lambda q: L.td3_bc_actor_loss(q, pi, a, 2.5))(q)
     np.testing.assert_allclose(np.asarray(g), [-(2.5 / 3.0) / 2] * 2, rtol=1e-6)
+    # d/dpi of mean((pi - a)^2) over B = 2 states and |A| = 2 dims: 2 (pi - a) / 4
+    g_pi = jax.grad(lambda p: L.td3_bc_actor_loss(q, p, a, 2.5))(pi)
+    np.testing.assert_allclose(np.asarray(g_pi), [[0.25, 0.0], [0.0, -0.5]], rtol=1e-6)
+    # three action dims: errors 1, 1, 1 on one state with q = 1 (lambda = 2.5): 1 - 2.5
+    one = L.td3_bc_actor_loss(jnp.array([1.0]), jnp.ones((1, 3)), jnp.zeros((1, 3)), 2.5)
+    assert float(one) == pytest.approx(-2.5 + 1.0)
 
 
 def test_cql_penalty_golden():

@@ -9,8 +9,9 @@ Everything is computed from the run directories' ``metrics.jsonl`` (see
    baseline: paired per-seed differences, Holm-adjusted p-values over the report, probability
    of improvement (:mod:`coopo.bench.evidence`);
 3. online interactions to a held target (the dataset's level + 10, fractions of the expert
-   reference, the final score of the best offline-to-online baseline), and COOPO's reduction
-   against each baseline;
+   reference, the final score of the best offline-to-online baseline), read on the online
+   evaluation grid every method shares: the fraction of runs that held it and the median over
+   those runs, and COOPO's reduction of the survival median against each baseline;
 4. learning curves (normalised score against online env steps, mean and 95% CI band, the
    data level as a dashed line);
 5. forgetting at each offline->online switch, in the suite's shortest online phase;
@@ -184,13 +185,14 @@ class Analysis:
     )
 
     def reduction(self, d: str, c: str, b: str, label: str) -> tuple[float, float, float]:
-        """1 - interactions(c)/interactions(b) on dataset d, with its interval (memoised: the
-        summary and the tables both read it)."""
+        """1 - median(c)/median(b) of the steps to the target on dataset d over all runs, a
+        run that never held it counting as never (:func:`coopo.bench.stats.survival_median`),
+        with its interval (memoised: the summary and the tables both read it)."""
         key = (d, c, b, label)
         if key not in self._reductions:
-            xc, bc = self.interactions[(d, c, label)]
-            xb, bb = self.interactions[(d, b, label)]
-            self._reductions[key] = stats.ratio_interval(_censored(xc, bc), _censored(xb, bb))
+            xc, _ = self.interactions[(d, c, label)]
+            xb, _ = self.interactions[(d, b, label)]
+            self._reductions[key] = stats.ratio_interval(xc, xb, center=stats.survival_median)
         return self._reductions[key]
 
 
@@ -275,18 +277,22 @@ def analyse(res: Results) -> Analysis:
     return an
 
 
-def _censored(x: np.ndarray, budget: int) -> np.ndarray:
-    """Runs that never reached a target count at the budget (so means are lower bounds)."""
-    return np.where(np.isfinite(x), x, float(budget))
-
-
 def interactions_cell(x: np.ndarray, budget: int) -> str:
-    reached = int(np.isfinite(x).sum())
-    if reached == 0:
-        return f"never (0/{len(x)})"
-    point, lo, hi = stats.interval(_censored(x, budget))
-    mark = ">" if reached < len(x) else ""
-    return f"{mark}{point / 1000:.1f}k [{lo / 1000:.1f}k, {hi / 1000:.1f}k] ({reached}/{len(x)})"
+    """Runs that held the target / runs, and the median steps [95% CI] over those runs; a run
+    that never held it gets no count (it is not averaged in at the budget)."""
+    h = stats.held_summary(x)
+    if h.held == 0:
+        return f"never (0/{h.runs})"
+    return (
+        f"{h.held}/{h.runs} held, median {h.median / 1000:.1f}k "
+        f"[{h.low / 1000:.1f}k, {h.high / 1000:.1f}k]"
+    )
+
+
+def _median_text(x: np.ndarray) -> str:
+    """A cell's survival median as text, with how many runs held the target."""
+    held = int(np.isfinite(x).sum())
+    return f"median {_steps(stats.survival_median(x))}, {held}/{len(x)} held"
 
 
 # ----------------------------------------------------------------------------- figures
@@ -526,23 +532,20 @@ def _compare_interactions(res: Results, an: Analysis, cmp: Comparison) -> None:
         for label, _ in an.targets[d][:1]:
             if (d, c, label) not in an.interactions or (d, b, label) not in an.interactions:
                 continue
-            xc, bc = an.interactions[(d, c, label)]
-            xb, bb = an.interactions[(d, b, label)]
+            xc, _ = an.interactions[(d, c, label)]
+            xb, _ = an.interactions[(d, b, label)]
             if not np.isfinite(xc).any() and not np.isfinite(xb).any():
                 cmp.neither.append(d)
                 continue
-            mc, mb = _censored(xc, bc).mean(), _censored(xb, bb).mean()
-            cut_c, cut_b = not np.isfinite(xc).all(), not np.isfinite(xb).all()
-            sc = (">" if cut_c else "") + _steps(mc)
-            sb = (">" if cut_b else "") + _steps(mb)
+            mc, mb = stats.survival_median(xc), stats.survival_median(xb)
+            sc, sb = _median_text(xc), _median_text(xb)
             if min(len(xc), len(xb)) < 2:
                 cmp.unclear.append((d, sc, sb))
                 continue
             _, lo, hi = an.reduction(d, c, b, label)
-            # a censored count is a lower bound: it can only widen a difference in its favour
-            if mb > 0 and lo > 0 and not cut_c:
+            if mb > 0 and lo > 0:
                 cmp.faster.append((d, sc, sb))
-            elif mb > 0 and hi < 0 and not cut_b or mb == 0 and mc > 0:
+            elif mb > 0 and hi < 0 or mb == 0 and mc > 0:
                 cmp.slower.append((d, sc, sb))
             else:
                 cmp.unclear.append((d, sc, sb))
@@ -560,24 +563,24 @@ def comparisons(res: Results, an: Analysis) -> list[Comparison]:
     return out
 
 
-# A reduction table cell: an interval (1 - method/baseline), the same as text when runs that
-# never held the target make it a bound, or why there is none.
+# A reduction table cell: an interval (1 - method/baseline of the survival medians), or why
+# there is none.
 ReductionCell = tuple[float, float, float] | str
 
 
-def _bounded(r: tuple[float, float, float], xc: np.ndarray, xb: np.ndarray) -> ReductionCell:
-    """The reduction as it may be stated: a run that never held the target counts at the
-    budget, which understates its count, so a censored baseline makes the reduction a lower
-    bound, a censored method an upper bound, and both together leave its direction open."""
-    cut_c, cut_b = int((~np.isfinite(xc)).sum()), int((~np.isfinite(xb)).sum())
-    if not cut_c and not cut_b:
-        return r
-    text = _reduction_cell(r)
-    if cut_b and not cut_c:
-        return f"at least {text} (baseline: {cut_b}/{len(xb)} never held it)"
-    if cut_c and not cut_b:
-        return f"at most {text} ({cut_c}/{len(xc)} never held it)"
-    return f"{text}, a bound in neither direction ({cut_c}/{len(xc)} and {cut_b}/{len(xb)} never held it)"
+def _median_reduction(
+    r: tuple[float, float, float], xc: np.ndarray, xb: np.ndarray
+) -> ReductionCell:
+    """The reduction of the survival medians as it may be stated: a median is "never" when at
+    most half the runs held the target, and a ratio with "never" is no number."""
+    mc, mb = stats.survival_median(xc), stats.survival_median(xb)
+    if math.isinf(mb) and math.isinf(mc):
+        return f"neither median held ({_median_text(xc)} vs {_median_text(xb)})"
+    if math.isinf(mb):
+        return f"baseline's median never ({_median_text(xc)} vs {_median_text(xb)})"
+    if math.isinf(mc):
+        return f"median never ({_median_text(xc)} vs {_median_text(xb)})"
+    return r
 
 
 def reduction_rows(res: Results, an: Analysis, d: str) -> list[tuple[str, list[ReductionCell]]]:
@@ -594,14 +597,14 @@ def reduction_rows(res: Results, an: Analysis, d: str) -> list[tuple[str, list[R
                 continue
             cells: list[ReductionCell] = []
             for lab in labels:
-                xc, bc = an.interactions[(d, c, lab)]
-                xb, bb = an.interactions[(d, b, lab)]
+                xc, _ = an.interactions[(d, c, lab)]
+                xb, _ = an.interactions[(d, b, lab)]
                 if not np.isfinite(xb).any() and not np.isfinite(xc).any():
                     cells.append("neither reached it")
-                elif _censored(xb, bb).mean() == 0:
+                elif stats.survival_median(xb) == 0:
                     cells.append("baseline needs 0")
                 else:
-                    cells.append(_bounded(an.reduction(d, c, b, lab), xc, xb))
+                    cells.append(_median_reduction(an.reduction(d, c, b, lab), xc, xb))
             rows.append((f"{c} vs {b}", cells))
     return rows
 
@@ -919,9 +922,13 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
     md = ["", "## Online interactions to a held target", ""]
     md += [
         "Online env steps at the first evaluation from which the next two also stay at or "
-        "above the target (a target touched once by a noisy evaluation is not held): mean "
-        "[95% CI] (held/seeds). Runs that never held it count at the budget, so `>` marks a "
-        "lower bound. Targets lie above the data: the dataset's own normalised return + "
+        "above the target (a target touched once by a noisy evaluation is not held), read on "
+        "the evaluation grid every method shares: the online evaluations and the pre-trained "
+        "policy's evaluation at step 0. COOPO's later end-of-offline evaluations, which a "
+        "one-switch method does not have, neither reach nor hold a target. Each cell gives the "
+        "runs that held the target out of all runs, and the median [95% CI] over the runs that "
+        "held it; a run that never held it gets no count (it is not averaged in at the budget). "
+        "Targets lie above the data: the dataset's own normalised return + "
         f"{evidence.DATA_MARGIN:g} points, the suite's fractions of the expert score, and the "
         "best offline-to-online baseline's final score. COOPO's and the O2O baselines' counts "
         "include no offline steps (those are free of interactions); a pre-trained policy "
@@ -944,7 +951,10 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
         ]
         if red_rows:
             md += [
-                "Reduction in online interactions, 1 - COOPO/baseline (positive = COOPO needs fewer) [95% CI]:",
+                "Reduction in online interactions, 1 - COOPO/baseline of the median over all "
+                "runs, a run that never held the target counting as never (the Kaplan-Meier "
+                "median: finite only when more than half the runs held it); positive = COOPO "
+                "needs fewer [95% independent-samples bootstrap CI]:",
                 "",
             ]
             md += [_table(["comparison", *labels], red_rows), ""]

@@ -9,7 +9,10 @@ Per-run measures are plain functions of one seed's evaluation curve (the rows of
   on the evaluation grid), divided by the online budget: the mean score over training;
 - :func:`interactions_to_target`: the first online env-step count at which the score reached a
   target (``inf`` if it never did); :func:`interactions_to_held_target` asks the next two
-  evaluations to stay at or above it too;
+  evaluations to stay at or above it too. Both read the curve on :func:`online_grid`, the
+  evaluations every method has, so COOPO's extra end-of-offline evaluations neither reach nor
+  hold a target; across seeds, :func:`held_summary` gives the fraction of runs that held it and
+  the median over those runs (a run that never held it is not averaged in at the budget);
 - :func:`forgetting`: for every offline->online switch, the end-of-offline score minus the
   minimum score during the following online phase (positive = forgot); with ``window`` only
   the evaluations in the first ``window`` env steps after the switch count, so a method with
@@ -28,6 +31,7 @@ or a test.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -87,27 +91,93 @@ def normalized_auc(curve: Curve, budget: int) -> float:
     return float(np.trapezoid(y[keep], x[keep]) / budget)
 
 
-def interactions_to_target(curve: Curve, target: float) -> float:
-    """Online env steps at the first evaluation scoring >= ``target`` (inf if none did).
+def online_grid(curve: Curve) -> Curve:
+    """The evaluations every method of a suite shares: each online-phase evaluation, and the
+    evaluation at env step 0 that closes the first offline phase (the pre-trained policy before
+    any interaction, which every offline-to-online method has; a method trained from scratch
+    simply has none there).
 
-    An evaluation at the end of an offline phase counts at the env steps spent so far, so a
-    policy that already meets the target after pre-training needs 0 interactions.
+    COOPO's later end-of-offline evaluations (one per cycle, at the env steps of the online
+    evaluation just before) are dropped: a one-switch method has no such evaluation, so
+    counting them would let COOPO reach or hold a target on evaluations the others never get.
     """
-    hit = np.nonzero(curve.score >= target)[0]
-    return float(curve.env_steps[hit[0]]) if len(hit) else float("inf")
+    online = np.array([p == "online" for p in curve.phase], dtype=bool)
+    first = np.zeros_like(online)
+    before = np.nonzero(~online & (curve.env_steps == 0))[0]
+    if len(before) and not (online & (curve.env_steps == 0)).any():
+        # the last evaluation at step 0 is the policy that starts interacting
+        first[before[-1]] = not online[: before[-1]].any()
+    keep = online | first
+    return Curve(
+        curve.env_steps[keep],
+        curve.score[keep],
+        tuple(p for p, k in zip(curve.phase, keep, strict=True) if k),
+        curve.cycle[keep],
+        curve.phase_end[keep],
+    )
+
+
+def interactions_to_target(curve: Curve, target: float) -> float:
+    """Online env steps at the first evaluation of :func:`online_grid` scoring >= ``target``
+    (inf if none did).
+
+    The pre-trained policy's evaluation at env step 0 counts, so a policy that already meets
+    the target after pre-training needs 0 interactions.
+    """
+    grid = online_grid(curve)
+    hit = np.nonzero(grid.score >= target)[0]
+    return float(grid.env_steps[hit[0]]) if len(hit) else float("inf")
 
 
 def interactions_to_held_target(curve: Curve, target: float, hold: int = 2) -> float:
-    """Online env steps at the first evaluation scoring >= ``target`` whose next ``hold``
-    evaluations also score >= ``target`` (inf if none did): a target touched once by a noisy
-    evaluation is not reached. An evaluation with fewer than ``hold`` evaluations after it
-    cannot be confirmed and does not count."""
-    ok = curve.score >= target
+    """Online env steps at the first evaluation of :func:`online_grid` scoring >= ``target``
+    whose next ``hold`` evaluations on that grid also score >= ``target`` (inf if none did): a
+    target touched once by a noisy evaluation is not reached. An evaluation with fewer than
+    ``hold`` evaluations after it cannot be confirmed and does not count."""
+    grid = online_grid(curve)
+    ok = grid.score >= target
     n = len(ok)
     for i in range(n - hold):
         if ok[i : i + hold + 1].all():
-            return float(curve.env_steps[i])
+            return float(grid.env_steps[i])
     return float("inf")
+
+
+@dataclass(frozen=True)
+class HeldSummary:
+    """Interactions to a target over a cell's runs: how many held it, and the median (95%
+    bootstrap interval) of the steps over the runs that did (nan when none did)."""
+
+    held: int
+    runs: int
+    median: float
+    low: float
+    high: float
+
+    @property
+    def fraction(self) -> float:
+        return self.held / self.runs if self.runs else float("nan")
+
+
+def held_summary(steps: np.ndarray) -> HeldSummary:
+    """Fraction of runs with a finite count, and the median over those runs. A run that never
+    held the target is not given a count (averaging it in at the budget would turn "never"
+    into a number)."""
+    steps = np.asarray(steps, np.float64)
+    done = steps[np.isfinite(steps)]
+    if not len(done):
+        nan = float("nan")
+        return HeldSummary(0, len(steps), nan, nan, nan)
+    point, lo, hi = interval(done, lambda x: float(np.median(x)))
+    return HeldSummary(len(done), len(steps), point, lo, hi)
+
+
+def survival_median(steps: np.ndarray) -> float:
+    """Median steps to the target over all runs, a run that never held it counting as never
+    (inf): the Kaplan-Meier median, since every such run is censored at the same budget, after
+    every observed count. Finite only when more than half the runs held it."""
+    steps = np.asarray(steps, np.float64)
+    return float(np.median(steps)) if len(steps) else float("nan")
 
 
 def forgetting(curve: Curve, window: int | None = None) -> list[float]:
@@ -214,27 +284,41 @@ def iqm(scores: np.ndarray) -> float:
 
 
 def ratio_interval(
-    ours: np.ndarray, theirs: np.ndarray, reps: int = 2000, seed: int = 0
+    ours: np.ndarray,
+    theirs: np.ndarray,
+    reps: int = 2000,
+    seed: int = 0,
+    center: Callable[[np.ndarray], float] | None = None,
 ) -> tuple[float, float, float]:
-    """Relative reduction 1 - mean(ours)/mean(theirs), with a 95% independent-samples
-    bootstrap percentile interval (arch)."""
+    """Relative reduction 1 - center(ours)/center(theirs) (``center`` defaults to the mean),
+    with a 95% independent-samples bootstrap percentile interval (arch).
+
+    With :func:`survival_median` as ``center`` the samples may hold ``inf`` (never held): a
+    resample where only the baseline's median is never counts as a reduction of 1 (ours
+    holds, theirs does not), one where only ours is never as -inf, one where both are as no
+    ratio; the percentiles pick observed draws (no interpolation across infinities)."""
     from arch.bootstrap import IndependentSamplesBootstrap
 
     ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+    c = center or (lambda x: float(np.mean(x)))
 
     def reduction(a: np.ndarray, b: np.ndarray) -> float:
-        mb = float(np.mean(b))
-        return 1.0 - float(np.mean(a)) / mb if mb > 0 else float("nan")
+        ma, mb = c(a), c(b)
+        if not mb > 0 or (math.isinf(ma) and math.isinf(mb)):
+            return float("nan")
+        if math.isinf(mb):
+            return 1.0
+        return 1.0 - ma / mb
 
     point = reduction(ours, theirs)
-    if not np.isfinite(point):
+    if math.isnan(point):
         return point, float("nan"), float("nan")
     bs = IndependentSamplesBootstrap(ours, theirs, seed=np.random.default_rng(seed))
     # Resamples whose baseline mean is 0 (every draw reached the target at once) have no
     # ratio; the percentiles are over the others.
     draws = bs.apply(lambda a, b: np.array([reduction(a, b)]), reps=reps)[:, 0]
     tail = 100 * (1 - CONFIDENCE) / 2
-    lo, hi = np.nanpercentile(draws, [tail, 100 - tail])
+    lo, hi = np.nanpercentile(draws, [tail, 100 - tail], method="inverted_cdf")
     return point, float(lo), float(hi)
 
 

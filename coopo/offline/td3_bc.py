@@ -2,9 +2,11 @@
 
 TD3 with one extra term in the actor loss, a behaviour-cloning regulariser:
 
-    L_pi = -lambda E[Q_1(s, pi(s))] + E[||pi(s) - a||^2],   lambda = alpha / E|Q_1(s, pi(s))|
+    L_pi = -lambda E[Q_1(s, pi(s))] + mean((pi(s) - a)^2),   lambda = alpha / E|Q_1(s, pi(s))|
 
-(``coopo.losses.td3_bc_actor_loss``). The critic step, target policy smoothing and delayed
+(``coopo.losses.td3_bc_actor_loss``). The squared error is averaged over the action
+dimensions as well as the batch, as the reference code's ``F.mse_loss`` does (the paper writes
+a sum over action dimensions, which would make alpha mean something else for each |A|). The critic step, target policy smoothing and delayed
 updates are TD3's (imported from :mod:`coopo.online.td3`). The paper also normalises states
 with dataset statistics, which coopo's observation normaliser already does.
 

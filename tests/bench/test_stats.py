@@ -68,15 +68,43 @@ def test_normalized_auc_by_hand():
     assert np.isnan(stats.normalized_auc(curve([]), 1000))
 
 
+def test_the_online_grid_drops_the_later_end_of_offline_evaluations():
+    grid = stats.online_grid(COOPO_LIKE)
+    # the pre-trained policy at step 0 stays (every offline-to-online method has it); the end
+    # of offline phase 2 at step 200 goes (a one-switch method has no such evaluation)
+    assert list(grid.env_steps) == [0, 100, 200, 300, 400]
+    assert list(grid.score) == [40.0, 25.0, 35.0, 50.0, 70.0]
+    assert grid.phase == ("offline", "online", "online", "online", "online")
+    scratch = curve([(100, 5.0, "online", 0, False), (200, 6.0, "online", 0, True)])
+    assert list(stats.online_grid(scratch).env_steps) == [100, 200]
+
+
 @pytest.mark.parametrize(
     "target, expected",
-    [(30.0, 200.0), (35.0, 200.0), (50.0, 200.0), (55.0, float("inf")), (20.0, 0.0)],
+    [(30.0, 200.0), (35.0, 200.0), (50.0, float("inf")), (55.0, float("inf")), (20.0, 0.0)],
 )
 def test_interactions_to_held_target(target, expected):
-    # scores in order 40, 25, 35, 55, 50, 70 at env steps 0, 100, 200, 200, 300, 400:
-    # >= 30 first held from index 2 (35, 55, 50); >= 50 from index 3 (55, 50, 70) at 200;
-    # >= 55 only at 55 and 70 (not consecutive): never held.
+    # on the shared grid the scores are 40, 25, 35, 50, 70 at env steps 0, 100, 200, 300, 400
+    # (the end of offline phase 2, 55 at step 200, is not on it): >= 30 first held from step
+    # 200 (35, 50, 70); >= 50 only at the last two evaluations, which two more cannot
+    # confirm: never held (counting the end-of-offline 55 would have held it from step 200).
     assert stats.interactions_to_held_target(COOPO_LIKE, target) == expected
+
+
+def test_an_end_of_offline_evaluation_does_not_complete_a_held_window():
+    run = curve(
+        [
+            (0, 10.0, "offline", 0, True),
+            (100, 10.0, "online", 0, False),
+            (200, 60.0, "online", 0, True),
+            (200, 65.0, "offline", 1, True),  # COOPO's extra evaluation between two phases
+            (300, 62.0, "online", 1, False),
+            (400, 30.0, "online", 1, True),
+        ]
+    )
+    # 60, 65, 62 would be a held window from step 200; on the online grid it is 60, 62, 30
+    assert stats.interactions_to_held_target(run, 55.0) == float("inf")
+    assert stats.interactions_to_target(run, 63.0) == float("inf")  # 65 was offline only
 
 
 def test_a_target_touched_once_is_not_held():
@@ -98,7 +126,8 @@ def test_a_target_touched_once_is_not_held():
 
 @pytest.mark.parametrize(
     "target, expected",
-    [(30.0, 0.0), (50.0, 200.0), (60.0, 400.0), (70.0, 400.0), (70.1, float("inf"))],
+    # 50 is first met online at step 300: the end-of-offline 55 at step 200 is off the grid
+    [(30.0, 0.0), (50.0, 300.0), (60.0, 400.0), (70.0, 400.0), (70.1, float("inf"))],
 )
 def test_interactions_to_target(target, expected):
     assert stats.interactions_to_target(COOPO_LIKE, target) == expected
@@ -241,11 +270,34 @@ def test_holm_adjustment_by_hand():
     assert stats.holm([0.5, 0.9])[1] == 1.0  # capped at 1
 
 
-def test_censored_interactions_are_marked_as_lower_bounds():
+def test_runs_that_never_hold_are_counted_not_averaged_in_at_the_budget():
     assert interactions_cell(np.array([np.inf, np.inf]), 1000) == "never (0/2)"
-    cell = interactions_cell(np.array([200.0, np.inf]), 1000)
-    assert cell.startswith(">0.6k") and cell.endswith("(1/2)")
-    assert interactions_cell(np.array([200.0, 400.0]), 1000).startswith("0.3k")
+    # the old cell averaged the never-held run in at the budget: >0.6k
+    assert (
+        interactions_cell(np.array([200.0, np.inf]), 1000) == "1/2 held, median 0.2k [0.2k, 0.2k]"
+    )
+    assert interactions_cell(np.array([200.0, 400.0]), 1000).startswith("2/2 held, median 0.3k")
+
+
+def test_held_summary_and_survival_median():
+    h = stats.held_summary(np.array([200.0, np.inf, 400.0, 600.0]))
+    assert (h.held, h.runs, h.median) == (3, 4, 400.0) and h.fraction == 0.75
+    assert h.low <= 400.0 <= h.high
+    none = stats.held_summary(np.array([np.inf, np.inf]))
+    assert none.held == 0 and np.isnan(none.median)
+    # over all runs, a never-held run counts as never: finite only if more than half held
+    assert stats.survival_median(np.array([100.0, 200.0, np.inf])) == 200.0
+    assert stats.survival_median(np.array([100.0, np.inf, np.inf])) == float("inf")
+
+
+def test_ratio_interval_of_survival_medians():
+    ours = np.array([100.0, 100.0, 100.0, 100.0])
+    theirs = np.array([200.0, 200.0, 200.0, np.inf])
+    point, lo, hi = stats.ratio_interval(ours, theirs, reps=300, center=stats.survival_median)
+    # 1 - 100/200; resamples where most of theirs never held count as a reduction of 1
+    assert point == 0.5 and lo == 0.5 and hi == 1.0
+    point, lo, hi = stats.ratio_interval(theirs, ours, reps=300, center=stats.survival_median)
+    assert point == -1.0 and lo == -np.inf and hi == -1.0
 
 
 # ----------------------------------------------------------------------------- report

@@ -100,7 +100,10 @@ class TensorBoardSink:
         }
         # tensorboardX's event file (written by a thread, closed again at exit): guarded, if
         # this version has it where 2.6 has it; otherwise errors surface as tensorboardX raises
-        events = [getattr(w.event_writer, "_ev_writer", None) for w in self.writers.values()]
+        events = [
+            getattr(getattr(w.file_writer, "event_writer", None), "_ev_writer", None)
+            for w in self.writers.values()
+        ]
         self.guards = [_Guard(e) for e in events if e is not None and hasattr(e, "write_event")]
 
     def write(self, seed: int, step: int, scalars: dict[str, float]) -> None:

@@ -495,7 +495,9 @@ def resume(
         try:
             if ckpt.latest(run_dir) is None:
                 raise ckpt.NoUsableCheckpoint(f"{run_dir} has no checkpoint")
-            state, counters, _ = ckpt.restore_latest(run_dir, template, trainer.console.print)
+            state, counters, _ = ckpt.restore_latest(
+                run_dir, template, lambda m: trainer.console.print(escape(m), soft_wrap=True)
+            )
         except ckpt.NoUsableCheckpoint:
             aside = set_aside(run_dir)
             trainer.console.print(

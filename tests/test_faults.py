@@ -15,17 +15,23 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from coopo import checkpoint as ckpt
 from coopo import data
 from coopo.cli import main
 from coopo.config import PRESETS, config_to_dict
+from coopo.resume_point import pack
 from coopo.runner import train
 
 SMOKE = dataclasses.replace(PRESETS["smoke"], progress=False)
@@ -462,3 +468,168 @@ def test_an_oserror_is_kept_from_tensorboards_thread(tmp_path: Path):
     with pytest.raises(LoggingError, match=r"could not write .*tb: Input/output error \(EIO\)"):
         logger.flush()
     logger.close()  # quietly, after the failure
+
+
+# ----------------------------------------------------------------------------- fuzzing
+# Any damage to config.json or a checkpoint manifest, and any value in a dataset's metadata,
+# is one of coopo's own errors (naming the file) or is accepted; never another exception.
+FUZZ = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(d: dict, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for k, v in d.items():
+        out.append((*prefix, k))
+        if isinstance(v, dict) and v:
+            out += _paths(v, (*prefix, k))
+    return out
+
+
+def _set(d: dict, path: tuple[str, ...], value: object) -> dict:
+    d = json.loads(json.dumps(d))
+    node = d
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    return d
+
+
+@pytest.fixture(scope="module")
+def config_text() -> str:
+    d = {**config_to_dict(SMOKE), "run_dir": "run", "dataset_resolved": "/nowhere/ds.npz"}
+    return json.dumps(d, indent=1)
+
+
+def _read_config(text: str | bytes) -> None:
+    from coopo.config import ConfigError
+    from coopo.runner import read_run_config
+
+    run = Path(tempfile.mkdtemp(prefix="coopo-fuzz-"))
+    (run / "config.json").write_bytes(text if isinstance(text, bytes) else text.encode())
+    try:
+        read_run_config(run, lambda m: None)
+    except ConfigError as e:
+        assert str(run / "config.json") in str(e)
+        assert all(str(run / "config.json") in line for line in str(e).splitlines()), str(e)
+    finally:
+        shutil.rmtree(run)
+
+
+@FUZZ
+@given(data=st.data(), value=JSON_VALUES)
+def test_fuzz_a_config_json_field_of_any_value(config_text, data, value):
+    d = json.loads(config_text)
+    path = data.draw(st.sampled_from(_paths(d)))
+    _read_config(json.dumps(_set(d, path, value)))
+
+
+@FUZZ
+@given(data=st.data(), doc=JSON_VALUES)
+def test_fuzz_a_damaged_config_json(config_text, data, doc):
+    raw = config_text.encode()
+    how = data.draw(st.sampled_from(["flip", "cut", "document"]))
+    if how == "flip":
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw = raw[:at] + bytes([raw[at] ^ data.draw(st.integers(1, 255))]) + raw[at + 1 :]
+    elif how == "cut":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        raw = json.dumps(doc).encode()
+    _read_config(raw)
+
+
+def _small_state() -> dict:
+    return {
+        "params": {"w": jnp.arange(12.0).reshape(3, 4), "b": jnp.zeros(3, jnp.bfloat16)},
+        "step": jnp.zeros((), jnp.int32),
+        "key": jax.random.PRNGKey(0),
+    }
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("ckpt")
+    host = {"ret": pack(np.array([1.5, np.nan], np.float32))}
+    return ckpt.save(run, _small_state(), ckpt.Counters(next_phase=1, phase_host=host), keep=1)
+
+
+def _restore_damaged(saved: Path, manifest: bytes) -> None:
+    """restore() of a copy with ``manifest``: the original state or a CheckpointError;
+    restore_latest() then falls back or says no checkpoint is usable, never crashes."""
+    run = Path(tempfile.mkdtemp(prefix="coopo-fuzz-"))
+    try:
+        path = run / "checkpoints" / saved.name
+        shutil.copytree(saved, path)
+        (path / "manifest.json").write_bytes(manifest)
+        template = jax.eval_shape(_small_state)
+        try:
+            state, _ = ckpt.restore(path, template)
+        except ckpt.CheckpointError:
+            pass
+        else:
+            for a, b in zip(
+                jax.tree_util.tree_leaves(state),
+                jax.tree_util.tree_leaves(_small_state()),
+                strict=True,
+            ):
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        try:
+            ckpt.restore_latest(run, template, say=lambda m: None)
+        except (ckpt.NoUsableCheckpoint, ckpt.CheckpointMismatch):
+            pass
+    finally:
+        shutil.rmtree(run)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_a_damaged_manifest_bytes(saved_checkpoint, data):
+    raw = (saved_checkpoint / "manifest.json").read_bytes()
+    if data.draw(st.booleans()):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw = raw[:at] + bytes([raw[at] ^ data.draw(st.integers(1, 255))]) + raw[at + 1 :]
+    else:
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    _restore_damaged(saved_checkpoint, raw)
+
+
+@FUZZ
+@given(data=st.data(), value=JSON_VALUES, checksum=st.booleans())
+def test_fuzz_a_manifest_field_of_any_value(saved_checkpoint, data, value, checksum):
+    """With its checksum recomputed (or as a format-2 manifest, which has none), so the
+    structural checks alone must catch what is wrong."""
+    m = json.loads((saved_checkpoint / "manifest.json").read_text())
+    path = data.draw(st.sampled_from(_paths(m) + [("leaves", 0, k) for k in m["leaves"][0]]))
+    if path[:2] == ("leaves", 0):
+        m["leaves"][0][path[2]] = value
+    else:
+        m = _set(m, path, value)
+    if isinstance(m, dict):
+        if checksum:
+            m["manifest_crc32"] = ckpt.manifest_crc32(m) if _jsonable(m) else 0
+        else:
+            m.pop("manifest_crc32", None)
+            if m.get("format") == 3:
+                m["format"] = 2
+    _restore_damaged(saved_checkpoint, json.dumps(m).encode())
+
+
+def _jsonable(m: object) -> bool:
+    try:
+        json.dumps(m, allow_nan=False)
+        return True
+    except ValueError:
+        return False

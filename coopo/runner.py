@@ -404,8 +404,9 @@ KEPT_ON_RESTART = (
 
 def read_run_config(run_dir: Path, say: Callable[[str], None]) -> TrainConfig:
     """``RUN_DIR/config.json`` as a validated config; every problem one line naming the file,
-    the field, the value and what is allowed. The dataset is the recorded absolute path if it
-    exists, else the path as typed (a relative one from the working directory)."""
+    the field, the value and what is allowed. The dataset is the path as typed if it exists
+    (a relative one from the working directory), else the absolute path recorded at the start
+    (``dataset_resolved``), so a run resumes from any working directory."""
     cfg_path = run_dir / "config.json"
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{run_dir} has no config.json: not a coopo run directory")
@@ -421,12 +422,18 @@ def read_run_config(run_dir: Path, say: Callable[[str], None]) -> TrainConfig:
         raise ConfigError(f"{cfg_path}: {e}") from e
     if isinstance(resolved, str) and resolved != cfg.dataset:
         typed = Path(cfg.dataset).expanduser()
-        if Path(resolved).exists():
-            if not (typed.exists() and typed.resolve() == Path(resolved)):
-                say(f"dataset: {resolved} (its recorded absolute path; as typed: {cfg.dataset})")
+        if typed.exists():  # as typed (or as edited since) comes first
+            if typed.resolve() != Path(resolved):
+                say(
+                    f"dataset: {cfg.dataset} as typed, from {Path.cwd()} ({typed.resolve()}; "
+                    f"the run recorded {resolved})"
+                )
+        elif Path(resolved).exists():
+            say(
+                f"dataset: {resolved}, its recorded absolute path ({cfg.dataset} as typed is "
+                f"not found from {Path.cwd()})"
+            )
             cfg = dataclasses.replace(cfg, dataset=resolved)
-        elif typed.exists():
-            say(f"dataset: {cfg.dataset} as typed ({resolved}, its recorded path, is gone)")
     return cfg
 
 

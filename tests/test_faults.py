@@ -104,7 +104,7 @@ def test_a_run_that_died_before_its_first_checkpoint_restarts_from_the_beginning
     said = [line for line in out.splitlines() if "no usable checkpoint" in line]
     assert len(said) == 1 and "starting it again from the beginning" in said[0]
     # the dataset was typed relative to another directory: its recorded absolute path is used
-    assert f"dataset: {runs['dataset']} (its recorded absolute path" in out
+    assert f"dataset: {runs['dataset']}, its recorded absolute path" in out
     aside = [p for p in run.iterdir() if p.name.startswith("restart-")]
     assert len(aside) == 1 and aside[0].name in said[0]
     for name, content in before.items():  # nothing lost: moved aside or kept in place
@@ -385,25 +385,34 @@ def test_config_json_records_the_datasets_absolute_path_next_to_the_typed_one(ru
     assert cfg["dataset_resolved"] == str(runs["dataset"].resolve())
 
 
-def test_resume_falls_back_to_the_typed_dataset_path_and_says_so(runs, tmp_path: Path):
+def test_resume_uses_the_typed_dataset_path_first_then_the_recorded_one(runs, tmp_path: Path):
     from coopo.runner import read_run_config
 
     run = tmp_path / "run"
     run.mkdir()
-    (tmp_path / "pendulum.npz").write_bytes(runs["dataset"].read_bytes())
-    cfg = {**_config(runs), "dataset_resolved": str(tmp_path / "gone" / "pendulum.npz")}
-    (run / "config.json").write_text(json.dumps(cfg))
+    recorded = str(runs["dataset"].resolve())
+    (run / "config.json").write_text(json.dumps({**_config(runs), "dataset_resolved": recorded}))
     said: list[str] = []
     cwd = os.getcwd()
-    os.chdir(tmp_path)
     try:
-        got = read_run_config(run, said.append)
+        os.chdir(runs["base"])  # where it was typed: found as typed, nothing to say
+        assert read_run_config(run, said.append).dataset == "pendulum.npz" and said == []
+        (tmp_path / "pendulum.npz").write_bytes(b"")  # another file of that name here
+        os.chdir(tmp_path)
+        assert read_run_config(run, said.append).dataset == "pendulum.npz"
+        assert said == [
+            f"dataset: pendulum.npz as typed, from {tmp_path} ({tmp_path / 'pendulum.npz'}; "
+            f"the run recorded {recorded})"
+        ]
+        said.clear()
+        os.chdir(run)  # not found as typed: the recorded absolute path
+        assert read_run_config(run, said.append).dataset == recorded
+        assert said == [
+            f"dataset: {recorded}, its recorded absolute path (pendulum.npz as typed is not "
+            f"found from {run})"
+        ]
     finally:
         os.chdir(cwd)
-    assert got.dataset == "pendulum.npz"
-    assert said == [
-        f"dataset: pendulum.npz as typed ({cfg['dataset_resolved']}, its recorded path, is gone)"
-    ]
 
 
 # ----------------------------------------------------------------------------- the lock first

@@ -391,15 +391,18 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
 
 DATASET_RESOLVED = "dataset_resolved"
 """config.json's record of the dataset's absolute path, next to ``dataset`` as typed."""
-KEPT_ON_RESTART = (
-    "lock",
-    "config.json",
-    "dataset.json",
-    "versions.json",
-    "provenance.json",
-    "resume-log.jsonl",
+RUN_OUTPUTS = (
+    "metrics.jsonl",
+    "tb",
+    "checkpoints",
+    "policy",
+    "results.json",
+    "wandb.json",
+    "wandb",
 )
-"""What a restart from the beginning leaves in place: the run's records, which it checks."""
+"""What a run writes as it trains: a restart from the beginning moves these aside. The rest
+(config.json, dataset.json, versions.json, provenance.json, resume-log.jsonl, the lock, and
+files of others such as a bench's bench.json and log.txt) stays in place."""
 
 
 def read_run_config(run_dir: Path, say: Callable[[str], None]) -> TrainConfig:
@@ -448,17 +451,16 @@ def read_results(run_dir: Path) -> RunResult:
 
 
 def set_aside(run_dir: Path) -> Path:
-    """Move what a run wrote (metrics, TensorBoard, checkpoints, ...) into
-    ``RUN_DIR/restart-<time>``, keeping its records (:data:`KEPT_ON_RESTART`) in place."""
+    """Move what a run wrote (:data:`RUN_OUTPUTS`) into ``RUN_DIR/restart-<time>``."""
     aside = run_dir / f"restart-{time.strftime('%Y%m%d-%H%M%S')}"
     n = 0
     while aside.exists():
         n += 1
         aside = aside.with_name(f"{aside.name.split('.')[0]}.{n}")
     aside.mkdir()
-    for p in sorted(run_dir.iterdir()):
-        if p.name not in KEPT_ON_RESTART and not p.name.startswith("restart-"):
-            os.replace(p, aside / p.name)
+    for name in RUN_OUTPUTS:
+        if (run_dir / name).exists():
+            os.replace(run_dir / name, aside / name)
     return aside
 
 

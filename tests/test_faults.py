@@ -98,6 +98,7 @@ def test_a_run_that_died_before_its_first_checkpoint_restarts_from_the_beginning
     for name in ("checkpoints", "policy", "results.json"):  # as if killed in its first phase
         p = run / name
         shutil.rmtree(p) if p.is_dir() else p.unlink()
+    (run / "bench.json").write_text("{}")  # another tool's file (coopo bench's) stays put
     before = snapshot(run)
     rc, out = cli(capsys, "resume", str(run))
     assert rc == 0, out
@@ -111,7 +112,7 @@ def test_a_run_that_died_before_its_first_checkpoint_restarts_from_the_beginning
         if name == "provenance.json":  # kept, with this invocation's record appended
             old = json.loads(content)
             assert json.loads((run / name).read_text())[: len(old)] == old
-        elif name in ("config.json", "dataset.json", "versions.json"):
+        elif name in ("config.json", "dataset.json", "versions.json", "bench.json"):
             assert (run / name).read_bytes() == content, name
         else:
             assert (aside[0] / name).read_bytes() == content, name

@@ -442,12 +442,21 @@ def read_run_config(run_dir: Path, say: Callable[[str], None]) -> TrainConfig:
 
 def read_results(run_dir: Path) -> RunResult:
     """A finished run's results.json as a :class:`RunResult` (null scores as NaN)."""
-    res = json.loads((run_dir / "results.json").read_text())
+    path = run_dir / "results.json"
 
-    def values(key: str) -> dict[int, float]:
+    def values(res: dict[str, Any], key: str) -> dict[int, float]:
         return {int(s): math.nan if v is None else float(v) for s, v in res[key].items()}
 
-    return RunResult(run_dir, True, values("final_normalized_score"), values("final_return"))
+    try:
+        res = json.loads(path.read_text())
+        return RunResult(
+            run_dir, True, values(res, "final_normalized_score"), values(res, "final_return")
+        )
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(
+            f"{path} is not readable ({e!r}): the run has finished, but its results are damaged "
+            "(metrics.jsonl and policy/ hold its final evaluation and policy)"
+        ) from e
 
 
 def set_aside(run_dir: Path) -> Path:
@@ -480,11 +489,12 @@ def resume(
     check_free(run_dir)
     cfg = read_run_config(run_dir, lambda m: console.print(escape(m), soft_wrap=True))
     if (run_dir / "results.json").is_file():
+        result = read_results(run_dir)
         console.print(
             escape(f"{run_dir} has finished; its results are in {run_dir / 'results.json'}"),
             soft_wrap=True,
         )
-        return read_results(run_dir)
+        return result
     trainer = Trainer(cfg, run_dir, console)
     try:
         lock = RunLock.acquire(run_dir)

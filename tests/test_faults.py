@@ -154,6 +154,18 @@ def test_resume_of_a_finished_run_changes_nothing_and_says_it_is_finished(
     assert snapshot(run) == before  # no evaluation appended, results.json not rewritten
 
 
+def test_resume_of_a_finished_run_with_damaged_results_is_one_line(runs, tmp_path: Path, capsys):
+    run = copy_run(runs, tmp_path / "run")
+    (run / "results.json").write_text('{"final_return": [')
+    before = snapshot(run)
+    rc, out = cli(capsys, "resume", str(run))
+    assert rc == 1
+    line = [x for x in out.splitlines() if "results.json" in x]
+    assert len(line) == 1 and "Traceback" not in out
+    assert f"{run / 'results.json'} is not readable" in line[0] and "has finished" in line[0]
+    assert snapshot(run) == before
+
+
 # ----------------------------------------------------------------------------- 3. manifests
 def rename_key(path: Path) -> None:
     text = path.read_text()

@@ -4,7 +4,7 @@
 
 Expert recipes need an expert policy file per task (``<experts>/<task>-expert.npz``); tasks
 whose medium policy is not shipped yet are skipped (and listed). Writes
-benchmarks/results/dataset-stats-<size>.json and prints the Markdown table of docs/datasets.md.
+benchmarks/results/dataset-stats-<size>.json and prints the Markdown table of docs/guides/datasets.md.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ D4RL_V2 = {
 
 
 def render(rows: list[dict]) -> str:
-    """The Markdown table of docs/datasets.md."""
+    """The Markdown table of docs/guides/datasets.md."""
     lines = [
         "| recipe | transitions | episodes | mean return | normalized (v5 refs) | normalized (D4RL refs) "
         "| D4RL v2: transitions / mean return / normalized | command |",

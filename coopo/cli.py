@@ -1,25 +1,37 @@
-"""``coopo`` command line: train, resume, eval, data build, data info.
+"""``coopo`` command line: train, resume, eval, export, data, bench, report.
 
 Each verb's options come from typed signatures / dataclasses through tyro, so ``--help`` is the
-field docstrings.
+field docstrings. Heavy modules (JAX, Flax, Gymnasium) are imported inside the verbs, so
+``coopo --help`` answers at once; the help of ``coopo train`` (which needs every algorithm's
+config) is rendered once per installed version and kept in the cache directory.
+
+Exit codes: 0 success, 1 a failure at run time (a bad dataset, a diverged run, a full disk), 2 a
+usage error (an unknown verb or option, a bad option value), 130 interrupted. Every error is one
+line on standard error, starting with ``error:``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import inspect
+import io
 import json
+import os
+import re
+import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import tyro
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from coopo import extras
-from coopo.config import PRESETS, ConfigError, TrainConfig
+from coopo.version import __version__
 
 DATA_VERBS = """  data build   a recipe (coopo data build hopper-medium) or any behaviour policy
                (--behaviour random|POLICY.npz) rolled out into a dataset
@@ -28,7 +40,7 @@ DATA_VERBS = """  data build   a recipe (coopo data build hopper-medium) or any 
                train a behaviour policy with coopo's SAC until a target return (medium policies)
 """
 
-USAGE = """usage: coopo VERB [options]   (coopo VERB --help for each verb's options)
+USAGE = """usage: coopo VERB [options]   (coopo VERB --help for each verb's options; coopo --version)
 
 verbs:
   train        train a run (COOPO by default; --method o2o|offline|online for the baselines)
@@ -41,27 +53,108 @@ __DATA__  bench SUITE  run a benchmark grid (methods x datasets x seeds) into on
 """.replace("__DATA__", DATA_VERBS)
 
 console = Console()
+err_console = Console(stderr=True)
 RunDir = Annotated[tyro.conf.Positional[Path], tyro.conf.arg(metavar="RUN_DIR")]
+HELP_FLAGS = ("-h", "--help")
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as typed (exit code 2)."""
+
+
+def _cli(f: Any, args: list[str], prog: str, **kwargs: Any) -> Any:
+    """``tyro.cli``, with its parse errors turned into one :class:`UsageError` line (tyro
+    prints them as a boxed panel on standard error and exits with 2)."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return tyro.cli(f, args=args, prog=prog, **kwargs)
+    except SystemExit as e:
+        if not e.code:
+            raise
+        raise UsageError(_one_line(err.getvalue(), prog)) from None
+
+
+def _one_line(panel: str, prog: str) -> str:
+    """The text of tyro's error panel on one line: box drawing and the help hint dropped."""
+    words: list[str] = []
+    for line in panel.splitlines():
+        text = re.sub(r"[\u2500-\u257f]", " ", line).strip()
+        if not text or text.startswith("For full helptext"):
+            continue
+        words.append(text)
+    return " ".join(" ".join(words).split()) + f" (see {prog} --help)"
+
+
+def _help_key(name: str) -> str:
+    """What a cached help text depends on: the verb, coopo's sources (paths, sizes, mtimes),
+    the versions and the terminal width. Nothing is imported to compute it."""
+    h = hashlib.sha256(f"{name} {__version__} {tyro.__version__} {_columns()}".encode())
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        st = path.stat()
+        h.update(f"{path.relative_to(root)} {st.st_size} {st.st_mtime_ns}".encode())
+    return h.hexdigest()[:20]
+
+
+def _columns() -> int:
+    return shutil.get_terminal_size().columns
+
+
+def _cached_help(name: str, render: Callable[[], None]) -> int:
+    """Print the help ``render`` prints (it exits through SystemExit), from the cache when
+    coopo has not changed since it was rendered. The help of a verb whose options are the
+    registered algorithms' configs needs JAX and Flax imported to render: about 2 s once,
+    then instant."""
+    from coopo.paths import cache_dir
+
+    path = cache_dir() / "help" / f"{name.replace(' ', '-')}-{_help_key(name)}.txt"
+    if path.is_file():
+        sys.stdout.write(path.read_text())
+        return 0
+    out = io.StringIO()
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(_columns())
+    try:
+        with contextlib.redirect_stdout(out):
+            render()
+    except SystemExit as e:
+        if e.code:
+            raise
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
+    text = out.getvalue()
+    sys.stdout.write(text)
+    with contextlib.suppress(OSError):  # a read-only cache only costs speed
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+    return 0
 
 
 def _train(argv: list[str]) -> int:
+    from coopo.presets import PRESET_NAMES
+
     preset = "default"
     if "--preset" in argv:
         i = argv.index("--preset")
-        if i + 1 >= len(argv) or argv[i + 1] not in PRESETS:
-            console.print(f"[red]error[/]: --preset takes one of {', '.join(PRESETS)}")
-            return 2
+        if i + 1 >= len(argv) or argv[i + 1] not in PRESET_NAMES:
+            raise UsageError(f"--preset takes one of {', '.join(PRESET_NAMES)}")
         preset = argv[i + 1]
         argv = argv[:i] + argv[i + 2 :]
-    description = (
-        (TrainConfig.__doc__ or "").strip()
-        + f"\n\nPresets (--preset NAME, then any option overrides it): {', '.join(PRESETS)}."
-        + " With no options, `coopo train` runs the built-in default: COOPO on Hopper-v5 with a"
-        + " dataset it builds once and caches."
-    )
-    cfg = tyro.cli(
-        TrainConfig, default=PRESETS[preset], args=argv, prog="coopo train", description=description
-    )
+    if any(a in HELP_FLAGS for a in argv):
+        return _cached_help(f"train {preset}", lambda: _train_config(preset, argv))
+    cfg = _train_config(preset, argv)
+    from coopo.config import ConfigError, validate_config
+
+    try:
+        validate_config(cfg)
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
     from coopo.runner import train
 
     result = train(cfg, console)
@@ -69,17 +162,48 @@ def _train(argv: list[str]) -> int:
     return 0
 
 
+def _train_config(preset: str, argv: list[str]) -> Any:
+    from coopo.config import PRESETS, TrainConfig
+    from coopo.presets import PRESET_HELP
+
+    presets = "\n".join(f"  {name:9s} {text}" for name, text in PRESET_HELP.items())
+    description = (
+        (TrainConfig.__doc__ or "").strip()
+        + "\n\nPresets (--preset NAME; any option given after it overrides it):\n"
+        + presets
+    )
+    return _cli(TrainConfig, argv, "coopo train", default=PRESETS[preset], description=description)
+
+
 def _print_result(result: object) -> None:
+    import numpy as np
+
     from coopo.runner import RunResult
 
     assert isinstance(result, RunResult)
-    if result.finished:
-        scores = np.array(list(result.final_scores.values()))
-        returns = np.array(list(result.final_returns.values()))
-        msg = f"final return {returns.mean():.1f}"
-        if not np.isnan(scores).all():
-            msg += f", normalized score {np.nanmean(scores):.1f}"
-        console.print(f"[bold green]done[/]: {msg}; run directory {result.run_dir}")
+    if not result.finished:
+        return
+    scores = np.array(list(result.final_scores.values()))
+    returns = np.array(list(result.final_returns.values()))
+    msg = f"final return {returns.mean():.1f}"
+    has_scores = not np.isnan(scores).all()
+    if has_scores:
+        msg += f", normalized score {np.nanmean(scores):.1f}"
+    if result.data_level is not None:
+        msg += f" (the dataset's own level: {result.data_level:.1f})"
+    console.print(f"[bold green]done[/]: {msg}; run directory {result.run_dir}", soft_wrap=True)
+    run = str(result.run_dir)
+    console.print(
+        "next:\n"
+        f"  coopo eval {run}                 score the final policy on 10 fresh episodes\n"
+        f"  tensorboard --logdir {run}/tb    the training curves (pip install tensorboard)\n"
+        "  coopo bench smoke --out bench/smoke   COOPO and baselines at equal budgets, with a "
+        "report (pip install 'coopo[report]')\n"
+        "  coopo train --preset full       the full-strength settings (3 x 20k + 20k steps)",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
 
 
 def _resume(argv: list[str]) -> int:
@@ -97,7 +221,7 @@ def _resume(argv: list[str]) -> int:
 
         _print_result(do_resume(run_dir, max_phases, console, force=force))
 
-    tyro.cli(resume, args=argv, prog="coopo resume")
+    _cli(resume, argv, "coopo resume")
     return 0
 
 
@@ -116,6 +240,8 @@ def _eval(argv: list[str]) -> int:
             seed: Which training seed's policy (default: the run's first seed).
             env_seed: Episode i resets the env with env_seed + i.
         """
+        import numpy as np
+
         from coopo.evaluation import play_policy
         from coopo.policy import load_policy
 
@@ -131,7 +257,7 @@ def _eval(argv: list[str]) -> int:
             else f", normalized score {norm.mean():.1f} ± {norm.std():.1f}"
         )
 
-    tyro.cli(evaluate, args=argv, prog="coopo eval")
+    _cli(evaluate, argv, "coopo eval")
     return 0
 
 
@@ -150,11 +276,18 @@ def _export(argv: list[str]) -> int:
 
         console.print(f"wrote {export_mlp_npz(run_dir, out, seed)}")
 
-    tyro.cli(export, args=argv, prog="coopo export")
+    _cli(export, argv, "coopo export")
     return 0
 
 
 def _data_recipe(recipe: str, argv: list[str]) -> int:
+    from coopo.tasks import parse_recipe
+
+    try:
+        task, quality = parse_recipe(recipe)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
     def build(
         size: int | None = None,
         seed: int = 0,
@@ -165,7 +298,7 @@ def _data_recipe(recipe: str, argv: list[str]) -> int:
     ) -> None:
         """Build a D4RL-style recipe TASK-QUALITY (tasks: hopper, halfcheetah, walker2d, ant;
         qualities: random, medium, medium-replay, expert, medium-expert) as the Minari dataset
-        coopo/TASK/QUALITY-v0 (see docs/datasets.md).
+        coopo/TASK/QUALITY-v0 (see docs/guides/datasets.md).
 
         Args:
             size: Transitions (default 1,000,000 as D4RL; medium-replay keeps its whole buffer).
@@ -176,16 +309,15 @@ def _data_recipe(recipe: str, argv: list[str]) -> int:
             vector_env: sync (one process) or async (one process per env); the same data either way.
         """
         from coopo.data import write_d4rl, write_minari
-        from coopo.recipes import build_recipe, data_root, dataset_id, parse_recipe
+        from coopo.recipes import build_recipe, data_root, dataset_id
 
-        task, quality = parse_recipe(recipe)
         ds = build_recipe(task, quality, size, seed, expert_policy, vector_env=vector_env)
         dest = write_minari(ds, dataset_id(task, quality), root or data_root())
         console.print(f"wrote {ds.size} transitions to {dest}")
         if export_d4rl:
             console.print(f"wrote {write_d4rl(ds, export_d4rl)}")
 
-    tyro.cli(build, args=argv, prog=f"coopo data build {recipe}")
+    _cli(build, argv, f"coopo data build {recipe}")
     return 0
 
 
@@ -235,7 +367,7 @@ def _data_build(argv: list[str]) -> int:
             dest = write_npz(ds, out or f"{task_name(env_id)}-{Path(behaviour).stem}.npz")
         console.print(f"wrote {ds.size} transitions to {dest}")
 
-    from coopo.recipes import QUALITIES, TASKS
+    from coopo.tasks import QUALITIES, TASKS
 
     recipes = ", ".join(f"{t}-{q}" for t in TASKS for q in QUALITIES)
     description = (
@@ -243,12 +375,12 @@ def _data_build(argv: list[str]) -> int:
         "  coopo data build TASK-QUALITY [--size N] [--seed S] [--expert-policy FILE]"
         " [--root DIR] [--export-d4rl FILE.hdf5]\n"
         "      a D4RL-style recipe, written as the Minari dataset coopo/TASK/QUALITY-v0"
-        " (coopo data build hopper-medium --help for its options; see docs/datasets.md).\n"
+        " (coopo data build hopper-medium --help for its options; see docs/guides/datasets.md).\n"
         f"      recipes: {recipes}\n\n"
         "  coopo data build [--env-id ID] [--behaviour random|POLICY.npz] [options below]\n"
         "      " + (build.__doc__ or "").strip().splitlines()[0]
     )
-    tyro.cli(build, args=argv, prog="coopo data build", description=description)
+    _cli(build, argv, "coopo data build", description=description)
     return 0
 
 
@@ -288,7 +420,7 @@ def _data_train_behaviour(argv: list[str]) -> int:
             f"wrote {policy} and {Path(out) / 'replay.npz'} ({replay.size} transitions)"
         )
 
-    tyro.cli(train_behaviour, args=argv, prog="coopo data train-behaviour")
+    _cli(train_behaviour, argv, "coopo data train-behaviour")
     return 0
 
 
@@ -314,17 +446,16 @@ def _data_info(argv: list[str]) -> int:
             table.add_row(k, json.dumps(v, default=str) if isinstance(v, dict | list) else str(v))
         console.print(table)
 
-    tyro.cli(info, args=argv, prog="coopo data info")
+    _cli(info, argv, "coopo data info")
     return 0
 
 
 def _bench(argv: list[str]) -> int:
     # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
     # turns into `coopo bench SUITE --help`.
-    from coopo.bench.harness import get_suite
-    from coopo.bench.suites import SUITES, chunk_plan, estimate_seconds, expand
-
     if argv and argv[0] == "--list" or not argv:
+        from coopo.bench.suites import SUITES, chunk_plan, estimate_seconds, expand
+
         table = Table("suite", "runs", "datasets", "methods", "seeds", "CPU h (estimate)", "notes")
         for s in SUITES.values():
             specs = expand(s)
@@ -355,16 +486,23 @@ def _bench(argv: list[str]) -> int:
                 )
         return 0 if argv else 2
     name = argv[0]
-    if name in ("-h", "--help"):
+    if name in HELP_FLAGS:
         # No suite named yet: describe the verb, list the suites, show the options.
-        return _bench_help(bench_function(None, argv))
+        return _cached_help("bench", lambda: _bench_help(bench_function(None, argv)))
     if name.startswith("-"):
-        console.print(
-            "usage: coopo bench SUITE [options]  (coopo bench --help, coopo bench --list)"
+        raise UsageError(
+            f"unknown option {name!r}: coopo bench SUITE [options] (coopo bench --help, "
+            "coopo bench --list)"
         )
-        return 2
+    from coopo.bench.harness import get_suite
+
+    if argv[1:] in (["-h"], ["--help"]):
+        return _cached_help(
+            f"bench {name}",
+            lambda: _cli(bench_function(get_suite(name), argv), argv[1:], f"coopo bench {name}"),
+        )
     suite = get_suite(name)
-    return int(tyro.cli(bench_function(suite, argv), args=argv[1:], prog=f"coopo bench {name}"))
+    return int(_cli(bench_function(suite, argv), argv[1:], f"coopo bench {name}"))
 
 
 def _bench_help(bench: object) -> int:
@@ -376,10 +514,7 @@ def _bench_help(bench: object) -> int:
         + inspect.cleandoc(getattr(bench, "__doc__", "") or "").split("\n\n")[0].replace("\n", " ")
         + f"\n\nsuites (coopo bench --list for their grids and cost estimates):\n{suites}"
     )
-    try:
-        tyro.cli(bench, args=["--help"], prog="coopo bench SUITE", description=description)  # type: ignore[call-overload]
-    except SystemExit as e:
-        return int(e.code or 0)
+    tyro.cli(bench, args=["--help"], prog="coopo bench SUITE", description=description)  # type: ignore[call-overload]
     return 0
 
 
@@ -430,10 +565,9 @@ def bench_function(suite: object, argv: list[str]) -> Any:
         if chunk:
             plan = chunk_plan(suite)
             if not 1 <= chunk <= len(plan):
-                console.print(
-                    f"suite {suite.name} has {len(plan)} chunks; --chunk {chunk} is not one"
+                raise UsageError(
+                    f"--chunk: suite {suite.name} has {len(plan)} chunks; {chunk} is not one"
                 )
-                return 2
             c = plan[chunk - 1]
             seeds, datasets, methods = c.seeds, c.datasets, c.methods
         summary = run_suite(
@@ -491,12 +625,34 @@ def _report(argv: list[str]) -> int:
         md, html = write_report(results_dir, out)
         console.print(f"wrote {md} and {html}")
 
-    tyro.cli(report, args=argv, prog="coopo report")
+    _cli(report, argv, "coopo report")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except UsageError as e:
+        _error(str(e))
+        return 2
+    except (ValueError, OSError, RuntimeError) as e:
+        # ValueError covers ConfigError and DatasetError; OSError a missing file or a full
+        # disk; RuntimeError a diverged run or a missing extra. One line, printed as is
+        # ('coopo[report]' is not rich markup).
+        _error(str(e) or type(e).__name__)
+        return 1
+    except KeyboardInterrupt as e:  # Ctrl-C: say where the run stands, no traceback
+        err_console.print(f"[yellow]{escape(str(e) or 'interrupted')}[/]", soft_wrap=True)
+        return 130
+
+
+def _error(message: str) -> None:
+    err_console.print(f"[red]error[/]: {escape(' '.join(message.split()))}", soft_wrap=True)
+
+
+def _dispatch(argv: list[str]) -> int:
     verbs = {
         "train": _train,
         "resume": _resume,
@@ -505,35 +661,32 @@ def main(argv: list[str] | None = None) -> int:
         "bench": _bench,
         "report": _report,
     }
-    try:
-        if not argv or argv[0] in ("-h", "--help"):
-            print(USAGE)
-            return 0 if argv else 2
-        if argv[0] in verbs:
-            return verbs[argv[0]](argv[1:])
-        if argv[0] == "data":
-            sub = {
-                "build": _data_build,
-                "info": _data_info,
-                "train-behaviour": _data_train_behaviour,
-            }
-            if len(argv) < 2 or argv[1] not in sub:
-                print(
-                    "usage: coopo data {build,info,train-behaviour} [options]"
-                    "   (coopo data VERB --help for each)\n\n" + DATA_VERBS
-                )
-                return 0 if argv[1:2] in (["-h"], ["--help"]) else 2
-            return sub[argv[1]](argv[2:])
+    if not argv or argv[0] in HELP_FLAGS:
         print(USAGE)
-        console.print(f"[red]error[/]: unknown verb {argv[0]!r}")
-        return 2
-    except (ConfigError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
-        # One line, however long, and printed as is ('coopo[report]' is not rich markup).
-        console.print(f"[red]error[/]: {escape(str(e))}", soft_wrap=True)
-        return 1
-    except KeyboardInterrupt as e:  # Ctrl-C: say where the run stands, no traceback
-        console.print(f"[yellow]{escape(str(e) or 'interrupted')}[/]", soft_wrap=True)
-        return 130
+        if not argv:
+            raise UsageError("no verb given")
+        return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"coopo {__version__}")
+        return 0
+    if argv[0] in verbs:
+        return verbs[argv[0]](argv[1:])
+    if argv[0] == "data":
+        sub = {"build": _data_build, "info": _data_info, "train-behaviour": _data_train_behaviour}
+        if len(argv) < 2 or argv[1] not in sub:
+            print(
+                "usage: coopo data {build,info,train-behaviour} [options]"
+                "   (coopo data VERB --help for each)\n\n" + DATA_VERBS
+            )
+            if argv[1:2] in (["-h"], ["--help"]):
+                return 0
+            raise UsageError(
+                "coopo data needs a verb: build, info or train-behaviour"
+                if len(argv) < 2
+                else f"unknown data verb {argv[1]!r}"
+            )
+        return sub[argv[1]](argv[2:])
+    raise UsageError(f"unknown verb {argv[0]!r} (coopo --help lists them)")
 
 
 if __name__ == "__main__":

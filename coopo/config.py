@@ -20,6 +20,7 @@ from coopo.envs import VECTOR_MODES, VectorMode
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ONLINE_OPTIMIZERS
+from coopo.presets import PRESET_NAMES
 
 Method = Literal["coopo", "o2o", "offline", "online"]
 OfflineData = Literal["dataset", "dataset+online"]
@@ -54,13 +55,13 @@ class RunConfig:
     ``cycles`` x (offline phase, online phase); ``o2o`` runs one offline then one online phase.
     """
 
-    env_id: str = "Hopper-v5"
+    env_id: str = "HalfCheetah-v5"
     """Gymnasium env id (training and evaluation)."""
     env_kwargs: dict[str, str] = field(default_factory=dict)
     """Extra gymnasium.make kwargs as KEY VALUE pairs; values are parsed as JSON when they can be."""
-    dataset: str = "build:random"
-    """D4RL .hdf5, .npz, Minari dir or id; 'build:random' / 'build:POLICY.npz' builds one (cached); 'none' for no dataset."""
-    build_size: int = 100_000
+    dataset: str = "build:halfcheetah-medium"
+    """D4RL .hdf5, .npz, Minari dir or id; 'build:TASK-QUALITY' (a recipe, e.g. build:hopper-medium), 'build:random' or 'build:POLICY.npz' builds one (cached); 'none' for no dataset."""
+    build_size: int = 50_000
     """Transitions in a dataset built by 'build:...'."""
     build_noise: float = 0.1
     """Gaussian action noise (pre-squash) of a 'build:POLICY.npz' behaviour policy."""
@@ -69,15 +70,15 @@ class RunConfig:
     offline: OfflineName = "awac_kl"
     """Offline algorithm of the anchoring phases."""
     online: OnlineName = "cal_ql"
-    """Online optimizer of the fine-tuning phases. The default, cal_ql, is Cal-QL's update run online: SAC's actor on a critic that keeps Cal-QL's conservative term (with 2 sampled actions, --cal-ql.num-samples), chosen over sac because it halves the score drop at a switch (docs/handoffs.md)."""
-    cycles: int = 3
+    """Online optimizer of the fine-tuning phases. The default, cal_ql, is Cal-QL's update run online: SAC's actor on a critic that keeps Cal-QL's conservative term (with 2 sampled actions, --cal-ql.num-samples), chosen over sac because it halves the score drop at a switch (docs/results/handoffs.md)."""
+    cycles: int = 2
     """Number of (offline, online) cycles; the other methods get the same total budgets."""
-    offline_steps: int = 20_000
+    offline_steps: int = 5_000
     """Gradient steps per offline phase."""
-    online_steps: int = 20_000
+    online_steps: int = 4_000
     """Environment steps per online phase (per seed)."""
     offline_data: OfflineData = "dataset+online"
-    """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far (the default, so an anchoring phase also learns from what the online phases found; docs/handoffs.md)."""
+    """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far (the default, so an anchoring phase also learns from what the online phases found; docs/results/handoffs.md)."""
     offline_online_fraction: float | None = None
     """With offline_data=dataset+online: the fraction of each offline batch drawn from the online data once there is any, whatever its size (None: uniform over the union, so the share grows with the online data, 1 in 11 rows after 10k env steps on a 100k dataset)."""
     drift_switch_mse: float = 0.0
@@ -104,7 +105,7 @@ class RunConfig:
     """Multiplier on rewards before learning (returns are reported unscaled)."""
     eval_episodes: int = 5
     """Deterministic evaluation episodes per seed."""
-    eval_interval: int = 5_000
+    eval_interval: int = 0
     """Evaluate every this many online env steps (multiple of update_every) and at every phase end."""
     offline_eval_interval: int = 0
     """Evaluate every this many offline gradient steps (0: at phase ends only)."""
@@ -113,13 +114,13 @@ class RunConfig:
     seeds: tuple[int, ...] = (0,)
     """Seeds trained together in one process (vmapped updates, one env per seed)."""
     vector_env: VectorMode = "sync"
-    """How the seeds' training envs step: sync (one after another in this process) or async (one process per env; on 2 CPU cores 11% faster at 10 seeds, 3-10% slower at 1-4: README, Performance). Same transitions either way."""
+    """How the seeds' training envs step: sync (one after another in this process) or async (one process per env, which pays off only with cores to spare; docs/guides/performance.md). Same transitions either way."""
     run_dir: str = ""
     """Run directory (default: runs/<time>-<method>-<env>)."""
     keep_checkpoints: int = 2
     """Checkpoints kept (the newest ones, phase boundaries and inside phases alike)."""
     checkpoint_every: int = 0
-    """Checkpoint inside a phase every this many updates (offline phases) or env steps per seed (online phases); 0: every --checkpoint-minutes of wall time instead. The default is time-based because a fixed count cannot bound the work lost on every machine: 10 minutes is ~120-290k AWAC-KL updates on a 2-core CPU (hosts differ) but ~5M on an H100, and ~120-290k SAC env steps on either (README, Performance). A checkpoint of 10 seeds with 1M-row buffers takes about 5 s on a 2-core CPU (README, Reliability), so every 10 minutes costs about 1% of the run."""
+    """Checkpoint inside a phase every this many updates (offline phases) or env steps per seed (online phases); 0: every --checkpoint-minutes of wall time instead, which bounds the work a crash loses on any machine (a fixed count of updates takes very different times on a CPU and a GPU)."""
     checkpoint_minutes: float = 10.0
     """With --checkpoint-every 0: checkpoint inside a phase at the first jitted call that ends this many minutes after the last checkpoint, so a crash loses at most about this much work (0: only at phase boundaries)."""
     max_phases: int = 0
@@ -158,7 +159,7 @@ class RunConfig:
 # Where coopo's default differs from an algorithm's reference setting (the algorithm's own
 # Config keeps the reference; presets and bench suites that reproduce a baseline pin it).
 # Cal-QL online with 2 sampled actions instead of 10: the conservative term costs ~3x a SAC
-# step instead of ~10x, and the handoff measurements in docs/handoffs.md used 2.
+# step instead of ~10x, and the handoff measurements in docs/results/handoffs.md used 2.
 COOPO_ALGO_DEFAULTS: dict[str, dict[str, Any]] = {"cal_ql": {"num_samples": 2}}
 
 # TrainConfig = RunConfig plus one field per registered algorithm, named after it and holding
@@ -278,11 +279,8 @@ def validate_config(cfg: TrainConfig) -> None:
         f"method {cfg.method!r} needs a dataset",
     )
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
-    need(
-        not cfg.wandb or extras.available("wandb"),
-        "wandb",
-        "needs the 'wandb' extra: pip install 'coopo[wandb]'",
-    )
+    if cfg.wandb:  # a missing extra is not a bad value: MissingExtra, exit code 1
+        extras.require("wandb", "--wandb")
     for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
         algo_cfg = cfg.algo_config(algo)
         for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):
@@ -416,11 +414,23 @@ def _type_problem(value: Any, hint: Any) -> str | None:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # `coopo train` with no arguments: a short COOPO job on a dataset it builds itself.
+    # `coopo train` with no arguments: a COOPO run that shows learning within minutes on a CPU,
+    # on a medium-quality dataset built from the shipped policy (docs/getting-started.md).
     "default": TrainConfig(),
+    # The former default at full strength: 3 x (20k offline updates + 20k env steps).
+    "full": TrainConfig(
+        env_id="Hopper-v5",
+        dataset="build:random",
+        build_size=100_000,
+        cycles=3,
+        offline_steps=20_000,
+        online_steps=20_000,
+        eval_interval=5_000,
+    ),
     # Seconds, for smoke tests and CI.
     "smoke": TrainConfig(
         env_id="InvertedPendulum-v5",
+        dataset="build:random",
         build_size=2_000,
         cycles=2,
         offline_steps=200,
@@ -451,6 +461,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # The offline-to-online literature's scale (CORL / Cal-QL): 1M updates, 1M env steps.
     "d4rl": TrainConfig(
+        env_id="Hopper-v5",
         dataset="mujoco/hopper/medium-v0",
         cycles=10,
         offline_steps=100_000,
@@ -460,3 +471,5 @@ PRESETS: dict[str, TrainConfig] = {
         seeds=(0, 1, 2, 3, 4),
     ),
 }
+
+assert tuple(PRESETS) == PRESET_NAMES, "coopo/presets.py names the presets, in this order"

@@ -15,12 +15,13 @@ Two vector modes (``--vector-env``):
   started with ``spawn``, so no JAX state is forked). Each step costs a round trip to every
   process, so it pays off only when there are cores to spare for the envs: on 2 CPU cores
   that also run the updates it is 11% faster at 10 seeds and 3-10% slower at 1-4 seeds
-  (``benchmarks/throughput.py``, README Performance).
+  (``benchmarks/throughput.py``, docs/guides/performance.md).
   Both modes produce the same transitions, bit for bit.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -39,7 +40,28 @@ class EnvError(ValueError):
     """An env id that cannot be made, or an env coopo cannot train on."""
 
 
+# MuJoCo 3.3+ warns, once per model compiled, that HalfCheetah's XML (part of Gymnasium, not
+# of coopo) uses the deprecated 'settotalmass' attribute. A user can do nothing about it, so
+# that one message is dropped; every other MuJoCo warning still reaches standard error.
+_QUIET_MUJOCO = ("compiler attribute 'settotalmass' is deprecated",)
+
+
+def _mujoco_warning(message: str) -> None:
+    if not any(m in message for m in _QUIET_MUJOCO):
+        sys.stderr.write(f"WARNING: {message}\n")
+
+
+def _quiet_mujoco() -> None:
+    try:
+        import mujoco
+    except ImportError:  # an env without MuJoCo
+        return
+    if mujoco.get_mju_user_warning() is None:
+        mujoco.set_mju_user_warning(_mujoco_warning)
+
+
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
+    _quiet_mujoco()
     try:
         env = gym.make(env_id, **(env_kwargs or {}))
     except gym.error.Error as e:

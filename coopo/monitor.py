@@ -31,9 +31,13 @@ class RunMonitor:
         has_ref: bool,
         console: Console,
         wandb: WandbOptions | None = None,
+        data_level: float | None = None,
     ) -> None:
         self.run_dir, self.seeds, self.cycles = run_dir, seeds, cycles
         self.has_ref, self.console, self.wandb = has_ref, console, wandb
+        # The dataset's own level (its mean episode return, on the evaluations' scale),
+        # printed next to every phase-boundary score; None without a dataset.
+        self.data_level = data_level
         # Attached by open(); phases can also be driven without them (benchmarks, tests).
         self.logger: MetricsLogger | None = None
         self.progress: Progress | None = None
@@ -109,8 +113,10 @@ class RunMonitor:
     def phase_end(self, phase: Phase, counters: ckpt.Counters, ev: Evaluation) -> None:
         s = ev.scores if self.has_ref else ev.returns
         spread = f" ± {np.std(s):.1f} ({len(s)} seeds)" if len(s) > 1 else ""
+        data = "" if self.data_level is None else f"  (data {self.data_level:.1f})"
         self.console.print(
             f"cycle {phase.cycle + 1}/{self.cycles} {phase.kind:<7s} env {counters.env_steps:>7d} "
-            f"grad {counters.grad_steps:>7d}  {'normalized' if self.has_ref else 'return'} {np.mean(s):7.1f}{spread}",
+            f"grad {counters.grad_steps:>7d}  {'normalized' if self.has_ref else 'return'} "
+            f"{np.mean(s):7.1f}{spread}{data}",
             soft_wrap=True,
         )

@@ -70,6 +70,13 @@ class RunSetup:
         self.has_dataset = ds is not None
         self.dataset, self.dataset_size = self._device_dataset(ds)
 
+    def data_level(self) -> float | None:
+        """The dataset's own level on the evaluations' scale: its mean episode return,
+        normalised when there are reference scores (None without a dataset or an episode)."""
+        info = self.dataset_info or {}
+        key = "normalized_return" if self.ref_scores[0] is not None else "episode_return_mean"
+        return info.get(key)
+
     def _device_dataset(self, ds: Dataset | None) -> tuple[Transition, int]:
         """The dataset as the phases see it: normalised observations, actions in [-1, 1],
         scaled rewards, returns-to-go (Cal-QL's bound)."""

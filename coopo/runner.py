@@ -67,6 +67,7 @@ class RunResult:
     finished: bool
     final_scores: dict[int, float] = field(default_factory=dict)  # seed -> normalised score
     final_returns: dict[int, float] = field(default_factory=dict)
+    data_level: float | None = None  # the dataset's mean episode return, on the scores' scale
 
 
 class Trainer:
@@ -108,7 +109,7 @@ class Trainer:
             "offline": phases.make_act(self.offline_algo, deterministic=True),
             "online": phases.make_act(self.online_algo, deterministic=True),
         }
-        # Handoff probe (docs/handoffs.md): the critic's value of the data's and the policy's actions.
+        # Handoff probe (docs/results/handoffs.md): the critic's value of the data's and the policy's actions.
         self.q_probe = {
             "offline": phases.make_q_probe(self.offline_algo, cfg.network, setup.spec),
             "online": phases.make_q_probe(self.online_algo, cfg.network, setup.spec),
@@ -124,7 +125,13 @@ class Trainer:
         self.last: Evaluation | None = None  # the newest evaluation
         self.has_ref = has_ref = setup.ref_scores[0] is not None
         self.monitor = RunMonitor(
-            run_dir, self.seeds, self.n_cycles, has_ref, self.console, wandb_options(cfg)
+            run_dir,
+            self.seeds,
+            self.n_cycles,
+            has_ref,
+            self.console,
+            wandb_options(cfg),
+            data_level=setup.data_level(),
         )
         self.clock = CheckpointClock(cfg.checkpoint_every, cfg.checkpoint_minutes)
         self.ctrl_c = CtrlC()
@@ -280,6 +287,7 @@ class Trainer:
             True,
             {s: float(v) for s, v in zip(self.seeds, self.last.scores, strict=True)},
             {s: float(v) for s, v in zip(self.seeds, self.last.returns, strict=True)},
+            self.monitor.data_level,
         )
 
     def _hooks(self, phase: Phase, index: int = -1) -> PhaseHooks:

@@ -56,7 +56,7 @@ def test_cli_train_eval_and_run_directory(tmp_path: Path, capsys):
     assert "InvertedPendulum-v5: return" in capsys.readouterr().out
     # a second train into the same directory refuses rather than overwriting
     assert main(["train", "--preset", "smoke", "--run-dir", str(run), "--no-progress"]) == 1
-    assert "already holds a run" in capsys.readouterr().out
+    assert "already holds a run" in capsys.readouterr().err
     assert len(read_metrics(run)) == len(records)
 
 
@@ -87,12 +87,15 @@ def test_cli_data_build_and_info(tmp_path: Path, capsys):
     assert main(["data", "build", "--env-id", "Hopper-v5", "--size", "50"]) == 0
     assert data.load("coopo/hopper/random-v0").size == 50
     assert main(["data", "info", "nothing/here-v0"]) == 1
-    assert "not found" in capsys.readouterr().out
+    assert "not found" in capsys.readouterr().err
 
 
 def test_cli_usage_errors(capsys):
     assert main([]) == 2
     assert main(["fly"]) == 2
     assert main(["train", "--preset", "nope"]) == 2
-    assert main(["train", "--preset", "smoke", "--cycles", "0", "--no-progress"]) == 1
-    assert "--cycles" in capsys.readouterr().out
+    capsys.readouterr()
+    # a bad option value is a usage error: exit 2, one line on stderr naming the option
+    assert main(["train", "--preset", "smoke", "--cycles", "0", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--cycles" in err and len(err.strip().splitlines()) == 1

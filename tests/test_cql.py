@@ -1,4 +1,4 @@
-"""CQL / Cal-QL's critic warm-up after a handoff (docs/handoffs.md): the actor and the
+"""CQL / Cal-QL's critic warm-up after a handoff (docs/results/handoffs.md): the actor and the
 temperature stay frozen for exactly W updates after a handoff, and never before one."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ PENDULUM = TrainConfig(
 def test_coopo_with_sac_learns_pendulum_from_random_data(tmp_path: Path):
     """COOPO with SAC fine-tuning (AWAC-KL + SAC on the dataset only) from a random dataset,
     2 cycles, 5k online steps, 2 vmapped seeds. The default pair (Cal-QL fine-tuning) does not
-    learn from random data in this budget (README: the default's limits); it is tested on
+    learn from random data in this budget (docs/concepts/handoff.md: where the default may not suit your data); it is tested on
     medium data below."""
     cfg = dataclasses.replace(
         PENDULUM,
@@ -86,7 +86,7 @@ def test_default_coopo_improves_on_medium_data(medium_pendulum: Path, tmp_path: 
     fine-tuning) from the medium dataset (its SAC behaviour policy scores about -160 before
     the action noise), 2 cycles, 4k online steps, 2 vmapped seeds: the final policy is far
     above random actions (about -1200 to -1500) on average. It does not keep the first cycle's
-    level on every seed (README: the default's limits), so the bar is on the mean."""
+    level on every seed (docs/concepts/handoff.md: where the default may not suit your data), so the bar is on the mean."""
     cfg = dataclasses.replace(
         PENDULUM,
         dataset=str(medium_pendulum),

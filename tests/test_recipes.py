@@ -70,8 +70,8 @@ def test_cli_recipe_writes_minari_and_d4rl(tmp_path: Path, capsys):
     np.testing.assert_array_equal(minari_ds.observations, d4rl_ds.observations)
     assert minari_ds.metadata.extra["recipe"] == "hopper-random"
     capsys.readouterr()
-    assert main(["data", "build", "hopper-nothing"]) == 1
-    assert "unknown quality" in capsys.readouterr().out
+    assert main(["data", "build", "hopper-nothing"]) == 2  # a usage error
+    assert "unknown quality" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def test_resume_refuses_another_dataset_or_other_versions_unless_forced(
     with pytest.raises(ResumeMismatch, match=r"dataset hash \w+ -> \w+; jax 0\.0\.1 -> "):
         resume(run)
     assert main(["resume", str(run)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "--force" in out and "jax 0.0.1" in out and "Traceback" not in out
     assert (run / "metrics.jsonl").read_bytes() == metrics  # nothing was touched
     assert main(["resume", str(run), "--force"]) == 0
@@ -113,7 +113,7 @@ def test_a_second_writer_is_refused_naming_the_holder(runs, tmp_path: Path, hold
     with pytest.raises(RunLocked, match=who):
         resume(run)
     assert main(["resume", str(run)]) == 1
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert who in out and len(out.strip().splitlines()) == 1
     new = tmp_path / "new"
     holder(new)

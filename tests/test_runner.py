@@ -167,7 +167,7 @@ def test_a_new_algorithm_is_one_module_and_one_registry_line(tmp_path: Path, mon
     assert load_policy(tmp_path / "run")(np.zeros(4)).shape == (1,)
 
 
-# ---------------------------------------------------------------- handoffs (docs/handoffs.md)
+# ---------------------------------------------------------------- handoffs (docs/results/handoffs.md)
 @pytest.mark.parametrize("coef", [0.0, 0.5])
 def test_online_anchor_kl_term_is_on_exactly_when_configured(tmp_path: Path, coef: float):
     """Fails if the online phase's KL term to the handed-over actor is silently off (or on)."""

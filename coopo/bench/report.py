@@ -836,7 +836,7 @@ def _md_header(res: Results, an: Analysis) -> list[str]:
         f"- **Datasets:** {', '.join(res.datasets)}",
         f"- **Seeds:** {_seeds_line(res)}",
         "- **Scores:** D4RL-style normalized score, 100 x (return - random) / (expert - random), "
-        "using the dataset's reference returns (docs/datasets.md); each evaluation is the mean of "
+        "using the dataset's reference returns (docs/guides/datasets.md); each evaluation is the mean of "
         f"{res.runs[0].config.get('eval_episodes')} deterministic episodes.",
         "- **Intervals:** 95% stratified-bootstrap percentile intervals over seeds (rliable); "
         "reductions use arch's independent-samples bootstrap.",

@@ -137,7 +137,7 @@ def forgetting(curve: Curve, window: int | None = None) -> list[float]:
 
 def data_level(episode_returns: np.ndarray, ref_min: float, ref_max: float) -> float:
     """The dataset's own normalised return: 100 (mean episode return - ref_min) / (ref_max -
-    ref_min), with the references the runs' scores use (as in docs/datasets.md)."""
+    ref_min), with the references the runs' scores use (as in docs/guides/datasets.md)."""
     from coopo.evaluation import normalized_score
 
     return float(normalized_score(np.mean(episode_returns), ref_min, ref_max))

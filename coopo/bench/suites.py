@@ -134,7 +134,7 @@ def calql_update_factor(config: dict[str, Any]) -> float:
 
 def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> float:
     """Single-process CPU seconds a run should take at ``rates`` (vmapped seeds cost linearly
-    on a CPU; see the README's Performance section). Cal-QL updates, offline or online, count
+    on a CPU; see docs/guides/performance.md). Cal-QL updates, offline or online, count
     at :func:`calql_update_factor` times an AWAC-KL or SAC update."""
     c = spec.config
     online = c["cycles"] * c["online_steps"]
@@ -314,7 +314,7 @@ COOPO = MethodSpec(
 )
 # The pair the handoff study started from (and the default before it): AWAC-KL anchoring on
 # the dataset only, SAC fine-tuning. The handoffs and ablations suites vary it one option at a
-# time (docs/handoffs.md).
+# time (docs/results/handoffs.md).
 COOPO_SAC = MethodSpec(
     "coopo",
     {"method": "coopo", "offline": "awac_kl", "online": "sac", "offline_data": "dataset"},
@@ -431,6 +431,9 @@ def rlpd(utd: int) -> MethodSpec:
 # runs as published and committed results keep their configs; COOPO's cells set coopo's
 # choices explicitly (`COOPO`).
 _REFERENCE: dict[str, Any] = {
+    # The run-wide defaults these suites were recorded with, where `coopo train`'s own changed
+    # since (build_size is unused by bench runs, whose datasets are files, but recorded).
+    "build_size": 100_000,
     "offline_data": "dataset",
     "cal_ql": OFFLINE_ALGORITHMS["cal_ql"].Config(),
 }
@@ -464,7 +467,7 @@ _CPU_BASE = TrainConfig(
 )
 
 # The held-out `cpu` suite: the same budgets as above (so its COOPO and coopo-1cycle cells
-# also serve the handoff check, docs/handoffs.md) with 10 evaluation episodes. Evaluations
+# also serve the handoff check, docs/results/handoffs.md) with 10 evaluation episodes. Evaluations
 # every 2.5k env steps are as dense as the statistics need and no denser: the final score
 # averages the last 3 (25k-30k), a held target needs 3 in a row, and the fixed forgetting
 # window (one 10k online phase) then holds 4 evaluations for every method.
@@ -653,7 +656,7 @@ SUITES: dict[str, Suite] = {
         description=(
             "What makes COOPO collapse at a switch to SAC, and which handoff option fixes it: "
             "each option alone on the two development datasets, 3 seeds, cpu-suite budgets, "
-            "evaluations every 1k env steps (docs/handoffs.md)."
+            "evaluations every 1k env steps (docs/results/handoffs.md)."
         ),
         base=dataclasses.replace(_CPU_BASE, eval_interval=1_000),
         datasets=("hopper-medium", "walker2d-medium"),

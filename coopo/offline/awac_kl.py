@@ -25,7 +25,7 @@ Choices made where the COOPO paper is silent (all in :class:`Config`):
   min_j Q'_j(s', a')`` with a' ~ pi (AWAC's, no entropy bonus).
 - ``mc_lower_bound`` (off by default): the TD target is bounded below by the dataset's
   discounted return-to-go, so value reaches the critic along whole episodes at once
-  (measured to over-shoot on hopper-medium, docs/handoffs.md).
+  (measured to over-shoot on hopper-medium, docs/results/handoffs.md).
 - Advantage ``A = min_j Q_j(s, a) - mean_k min_j Q_j(s, a_k)``, a_k ~ pi (``value_samples``).
 - Weights ``exp(A / lambda)`` clipped at ``max_weight`` (AWAC: lambda = 1, CORL: max 100).
 - The actor is the same tanh-Gaussian as SAC's, so handoffs need no conversion; dataset actions
@@ -77,7 +77,7 @@ class Config:
     value_samples: int = 1
     """Policy samples used to estimate V(s) = E_{a~pi} Q(s, a) in the advantage."""
     mc_lower_bound: bool = False
-    """Bound the critic's TD target below by the dataset row's discounted return-to-go, max(r + gamma Q', G_mc) (optimality tightening): value propagates along the data's episodes at once instead of one step per target update, so the critic handed to the online phase is not still climbing. Online rows (no known return) are unaffected. Measured to over-shoot (the max only raises targets, and errors compound through bootstrapping): docs/handoffs.md."""
+    """Bound the critic's TD target below by the dataset row's discounted return-to-go, max(r + gamma Q', G_mc) (optimality tightening): value propagates along the data's episodes at once instead of one step per target update, so the critic handed to the online phase is not still climbing. Online rows (no known return) are unaffected. Measured to over-shoot (the max only raises targets, and errors compound through bootstrapping): docs/results/handoffs.md."""
 
 
 class State(struct.PyTreeNode):

@@ -11,7 +11,7 @@ COOPO's KL-to-the-previous-policy term is added as in :mod:`.awac_kl`.
 
 :mod:`coopo.offline.cal_ql` is this update with the Monte-Carlo lower bound switched on.
 
-``critic_warmup_steps`` (off by default; ``docs/handoffs.md``): after a handoff into this
+``critic_warmup_steps`` (off by default; ``docs/results/handoffs.md``): after a handoff into this
 algorithm (from the second phase on, when it fine-tunes after another algorithm's anchoring
 or anchors after another's fine-tuning) the first W updates train the critic only, so the
 conservative penalty reshapes the critic it was handed before the actor follows it.

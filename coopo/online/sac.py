@@ -6,7 +6,7 @@ subset of ``num_min_q`` of them (= clipped double Q for 2 critics, RLPD's rule f
 When the phase starts from an offline phase, :func:`absorb` takes the actor and critics and
 keeps SAC's own temperature and optimizer states across cycles.
 
-Handoff options (all off by default; ``docs/handoffs.md`` measures each). They exist because
+Handoff options (all off by default; ``docs/results/handoffs.md`` measures each). They exist because
 an anchored actor handed to plain SAC leaves the data at once: SAC maximises a critic that was
 fitted on dataset actions only, so it climbs to over-estimated actions off the data.
 

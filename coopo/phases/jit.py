@@ -158,7 +158,7 @@ def to_device(
 def make_q_probe(algo: Learner, net: NetworkConfig, spec: EnvSpec) -> Callable[..., Any]:
     """jit(vmap over seeds): the mean over probe rows of min_j Q_j(s, a), for the dataset's
     actions and for the policy's, with the critics ``algo`` hands over (the handoff probe of
-    ``docs/handoffs.md``). Returns ``None`` for critics that are not ``net``'s ensemble."""
+    ``docs/results/handoffs.md``). Returns ``None`` for critics that are not ``net``'s ensemble."""
     critic = make_critic(net)
     own = critic.init(
         jax.random.PRNGKey(0), jnp.zeros((1, spec.obs_dim)), jnp.zeros((1, spec.act_dim))

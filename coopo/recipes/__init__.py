@@ -37,31 +37,23 @@ from coopo.data.dataset import Dataset, DatasetError, concatenate
 from coopo.data.policies import MLPPolicy, load_policy_file
 from coopo.evaluation import D4RL_REFERENCE_SCORES
 from coopo.paths import cache_dir, coopo_data_root
+from coopo.tasks import QUALITIES, TASKS, parse_recipe
 from coopo.version import __version__
 
-TASKS: dict[str, tuple[str, dict[str, Any]]] = {
-    "hopper": ("Hopper-v5", {}),
-    "halfcheetah": ("HalfCheetah-v5", {}),
-    "walker2d": ("Walker2d-v5", {}),
-    "ant": ("Ant-v5", {"include_cfrc_ext_in_observation": False}),
-}
-QUALITIES = ("random", "medium", "medium-replay", "expert", "medium-expert")
+__all__ = [
+    "QUALITIES",
+    "TASKS",
+    "build_recipe",
+    "data_root",
+    "dataset_id",
+    "parse_recipe",
+    "shipped_policy",
+]
+
 DEFAULT_SIZE = 1_000_000
 MEDIUM_NOISE = 0.1
 EXPERT_NOISE = 0.1
 REFERENCE_EPISODES = 100
-
-
-def parse_recipe(name: str) -> tuple[str, str]:
-    """'hopper-medium-replay' -> ('hopper', 'medium-replay'), with a clear error otherwise."""
-    task, _, quality = name.partition("-")
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r} in recipe {name!r}; tasks: {', '.join(TASKS)}")
-    if quality not in QUALITIES:
-        raise ValueError(
-            f"unknown quality {quality!r} in recipe {name!r}; qualities: {', '.join(QUALITIES)}"
-        )
-    return task, quality
 
 
 def data_root() -> Path:

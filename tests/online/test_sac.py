@@ -1,4 +1,4 @@
-"""SAC's handoff options (docs/handoffs.md): each one does what it says, and only after a handoff."""
+"""SAC's handoff options (docs/results/handoffs.md): each one does what it says, and only after a handoff."""
 
 from __future__ import annotations
 

@@ -301,8 +301,9 @@ def config_from_dict(d: Any, source: str = "config") -> TrainConfig:
     """Inverse of :func:`config_to_dict` (nested dataclasses, tuples restored).
 
     ``d`` is checked against the fields' types first (it may come from a hand-edited or
-    damaged ``config.json``): every problem is one line of the :class:`ConfigError`, naming
-    ``source``, the field, the value and what the field allows."""
+    damaged ``config.json``): the :class:`ConfigError` names every problem (``; ``-separated,
+    so the error stays one line), each with ``source``, the field, the value and what the
+    field allows."""
     if not isinstance(d, dict):
         raise ConfigError(f"{source}: expected a JSON object of config fields, got {_json_kind(d)}")
     problems: list[str] = []
@@ -339,7 +340,7 @@ def config_from_dict(d: Any, source: str = "config") -> TrainConfig:
 
     cfg = build(TrainConfig, d, "")
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise ConfigError("; ".join(problems))
     return cfg
 
 

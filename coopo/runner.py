@@ -414,7 +414,7 @@ files of others such as a bench's bench.json and log.txt) stays in place."""
 
 
 def read_run_config(run_dir: Path, say: Callable[[str], None]) -> TrainConfig:
-    """``RUN_DIR/config.json`` as a validated config; every problem one line naming the file,
+    """``RUN_DIR/config.json`` as a validated config; an error names every problem: the file,
     the field, the value and what is allowed. The dataset is the path as typed if it exists
     (a relative one from the working directory), else the absolute path recorded at the start
     (``dataset_resolved``), so a run resumes from any working directory."""

@@ -5,7 +5,8 @@ A checkpoint is a directory ``checkpoints/phase-NNN`` holding
 - ``state.bin``: the raw bytes of every leaf of the run state (parameters, optimizer states,
   target networks, the replay buffers, RNG keys), one after another in pytree order;
 - ``manifest.json``: the format version, the counters, and per leaf its pytree path, shape,
-  dtype, byte offset, size and CRC-32.
+  dtype, byte offset, size and CRC-32; and a CRC-32 of the manifest itself (``manifest_crc32``,
+  over its other fields in canonical JSON), so a damaged manifest is caught like damaged data.
 
 Why this layout (measured by ``benchmarks/checkpoint_cost.py``):
 
@@ -19,10 +20,14 @@ Why this layout (measured by ``benchmarks/checkpoint_cost.py``):
   renamed into place and the parent fsynced: a reader finds complete checkpoints or none.
   ``latest`` names the newest one (kept for tools; readers list the directories).
 - **Verified.** Every leaf's CRC-32 is checked on restore (CRC-32 runs at ~1.7 GB/s here, SHA-256
-  at ~0.7 GB/s; the threat is a torn or bit-rotted file, not an adversary). A checkpoint that
-  fails verification, is truncated or has an unreadable manifest is moved aside to
-  ``<name>.corrupt`` with a message and the previous one is used, so a bad checkpoint never
-  turns into a crash loop.
+  at ~0.7 GB/s; the threat is a torn or bit-rotted file, not an adversary), and so is the
+  manifest's; the manifest's structure is checked too (every field present with its type, the
+  leaves back to back, sizes that fit their shapes), which is all an older manifest without its
+  own checksum gets. A checkpoint that fails verification or does not parse, for any reason,
+  is moved aside to ``<name>.corrupt`` with a message and the previous one is used, so a bad
+  checkpoint never turns into a crash loop. A checkpoint that verifies but holds another
+  config's state (:class:`CheckpointMismatch`) is an error instead: falling back past it would
+  silently throw work away.
 - **Not orbax.** orbax-checkpoint (installed with flax) also writes leaf by leaf, but verifies
   no checksum on restore, and its asynchronous writer and tensorstore layout (a directory per
   leaf) are more machinery than one sequential file needs.
@@ -43,14 +48,16 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-FORMAT = 2
+FORMAT = 3
+"""Manifest format written: 3 adds ``manifest_crc32``; 2 (without it) still restores."""
+READ_FORMATS = (2, 3)
 CHUNK_BYTES = 64 << 20
 """Largest slice of a leaf copied to host memory at once while writing."""
 
@@ -239,9 +246,14 @@ def save(run_dir: Path, state: Any, counters: Counters, keep: int, name: str | N
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             leaves = write_state(tmp / "state.bin", state)
-            manifest = {"format": FORMAT, "counters": asdict(counters), "leaves": leaves}
+            manifest: dict[str, Any] = {
+                "format": FORMAT,
+                "counters": asdict(counters),
+                "leaves": leaves,
+            }
+            manifest["manifest_crc32"] = manifest_crc32(manifest)
             with open(tmp / "manifest.json", "w") as f:
-                json.dump(manifest, f)
+                f.write(json.dumps(manifest, allow_nan=False))
                 f.flush()
                 os.fsync(f.fileno())
             _fsync_dir(tmp)
@@ -271,14 +283,81 @@ def save(run_dir: Path, state: Any, counters: Counters, keep: int, name: str | N
 
 
 # ----------------------------------------------------------------------------- reading
+def manifest_crc32(manifest: dict[str, Any]) -> int:
+    """CRC-32 of a manifest's fields other than ``manifest_crc32``, in canonical JSON."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_crc32"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return zlib.crc32(text.encode())
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_leaves(entries: Any) -> None:
+    """Each leaf entry complete and typed, the leaves back to back in state.bin, each size
+    what its shape and dtype need."""
+    if not isinstance(entries, list):
+        raise ValueError("'leaves' is not a list")
+    offset = 0
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise ValueError(f"leaf {i} is not an object")
+        for key, ok in (
+            ("path", lambda v: isinstance(v, str)),
+            ("shape", lambda v: isinstance(v, list) and all(_is_int(d) and d >= 0 for d in v)),
+            ("dtype", lambda v: isinstance(v, str)),
+            ("offset", lambda v: _is_int(v) and v >= 0),
+            ("nbytes", lambda v: _is_int(v) and v >= 0),
+            ("crc32", lambda v: _is_int(v) and 0 <= v < 2**32),
+        ):
+            if key not in e:
+                raise ValueError(f"leaf {i} has no {key!r}")
+            if not ok(e[key]):
+                raise ValueError(f"leaf {i}: {key!r} is {e[key]!r}")
+        try:
+            itemsize = np.dtype(e["dtype"]).itemsize
+        except TypeError as err:
+            raise ValueError(f"leaf {i}: unknown dtype {e['dtype']!r}") from err
+        if e["nbytes"] != int(np.prod(e["shape"], dtype=np.int64)) * itemsize:
+            raise ValueError(f"leaf {i}: {e['nbytes']} bytes do not fit shape {e['shape']}")
+        if e["offset"] != offset:
+            raise ValueError(f"leaf {i}: offset {e['offset']}, expected {offset}")
+        offset += e["nbytes"]
+
+
+def _check_counters(counters: Any) -> Counters:
+    if not isinstance(counters, dict):
+        raise ValueError("'counters' is not an object")
+    c = Counters(**counters)
+    for f in fields(Counters):
+        v = getattr(c, f.name)
+        want = {"phase_host": dict, "holder": str}.get(f.name, int)
+        if f.name == "anchored_score":
+            ok = v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+        else:
+            ok = isinstance(v, want) and not (want is int and (isinstance(v, bool) or v < 0))
+        if not ok:
+            raise ValueError(f"counter {f.name!r} is {v!r}")
+    return c
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest, verified (its own CRC-32 from format 3 on) and checked field by field."""
     try:
         manifest = json.loads((path / "manifest.json").read_text())
-        if manifest.get("format") != FORMAT:
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+        if manifest.get("format") not in READ_FORMATS:
             raise ValueError(f"unknown format {manifest.get('format')!r}")
-        Counters(**manifest["counters"])
+        if manifest["format"] >= 3:
+            crc = manifest.get("manifest_crc32")
+            if crc != manifest_crc32(manifest):
+                raise ValueError(f"checksum mismatch (manifest_crc32 {crc!r})")
+        _check_counters(manifest.get("counters"))
+        _check_leaves(manifest.get("leaves"))
         return dict(manifest)
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
         raise CheckpointCorrupt(f"manifest.json is unreadable ({e})") from e
 
 
@@ -381,6 +460,6 @@ def restore_latest(
             nxt = f"falling back to {found[-1].name}" if found else "no earlier checkpoint left"
             say(f"checkpoint {path} is corrupt: {e}; {moved}; {nxt}")
     raise NoUsableCheckpoint(
-        f"{run_dir} has no usable checkpoint (all failed verification); "
-        "start the run again with `coopo train`"
+        f"{run_dir} has no usable checkpoint (all failed verification and were moved aside); "
+        f"`coopo resume {run_dir}` starts the run again from the beginning"
     )

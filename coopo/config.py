@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -294,24 +297,121 @@ def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def config_from_dict(d: dict[str, Any]) -> TrainConfig:
-    """Inverse of :func:`config_to_dict` (nested dataclasses, tuples restored)."""
+def config_from_dict(d: Any, source: str = "config") -> TrainConfig:
+    """Inverse of :func:`config_to_dict` (nested dataclasses, tuples restored).
 
-    def build(cls: Any, data: dict[str, Any]) -> Any:
+    ``d`` is checked against the fields' types first (it may come from a hand-edited or
+    damaged ``config.json``): the :class:`ConfigError` names every problem (``; ``-separated,
+    so the error stays one line), each with ``source``, the field, the value and what the
+    field allows."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{source}: expected a JSON object of config fields, got {_json_kind(d)}")
+    problems: list[str] = []
+
+    def build(cls: Any, data: dict[str, Any], prefix: str) -> Any:
         kwargs: dict[str, Any] = {}
-        hints = {f.name: f for f in dataclasses.fields(cls)}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
         for name, value in data.items():
-            if name not in hints:
-                raise ConfigError(f"unknown config key {name!r} in {cls.__name__}")
-            default = hints[name].default
-            if dataclasses.is_dataclass(default) and isinstance(value, dict):
-                value = build(type(default), value)
-            elif isinstance(value, list):
-                value = tuple(value)
+            where = f"{prefix}{name}"
+            if name not in fields:
+                problems.append(f"{source}: unknown field {where!r} (not a {cls.__name__} option)")
+                continue
+            default = fields[name].default
+            if dataclasses.is_dataclass(default):
+                if not isinstance(value, dict):
+                    problems.append(
+                        f"{source}: field {where!r} = {_shown(value)}: expected a JSON object "
+                        f"of {type(default).__name__} fields"
+                    )
+                    continue
+                value = build(type(default), value, f"{where}.")
+            else:
+                allowed = _type_problem(value, hints[name])
+                if allowed is not None:
+                    problems.append(
+                        f"{source}: field {where!r} = {_shown(value)}: expected {allowed}"
+                    )
+                    continue
+                if isinstance(value, list):
+                    value = tuple(value)
             kwargs[name] = value
-        return cls(**kwargs)
+        return None if problems else cls(**kwargs)
 
-    return build(TrainConfig, d)
+    cfg = build(TrainConfig, d, "")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return cfg
+
+
+def _json_kind(value: Any) -> str:
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    """A value as it reads in config.json, cut short."""
+    text = json.dumps(value) if _is_json(value) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """None if ``value`` (as JSON decodes it) fits the type ``hint``, else what it allows."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return None
+    if origin is Literal:
+        return (
+            None
+            if value in args and type(value) is type(args[0])
+            else ("one of " + ", ".join(json.dumps(a) for a in args))
+        )
+    if origin in (typing.Union, types.UnionType):
+        wants = [_type_problem(value, a) for a in args]
+        return None if None in wants else " or ".join(w for w in wants if w)
+    if hint is type(None):
+        return None if value is None else "null"
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "an integer"
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok and math.isfinite(value) else "a finite number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    if origin is tuple:
+        item = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        if not isinstance(value, list | tuple):
+            return "an array" + (f", each item {_type_problem(object(), item)}" if item else "")
+        if item is None:
+            if len(value) != len(args):
+                return f"an array of {len(args)} values"
+            probs = [_type_problem(v, a) for v, a in zip(value, args, strict=True)]
+        else:
+            probs = [_type_problem(v, item) for v in value]
+        bad = next((p for p in probs if p is not None), None)
+        return None if bad is None else f"an array, each item {bad}"
+    if origin is dict:
+        ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+        return None if ok else "a JSON object"
+    return None  # a type this check does not know: the dataclass takes it as it is
 
 
 PRESETS: dict[str, TrainConfig] = {

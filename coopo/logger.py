@@ -19,8 +19,10 @@ to order them.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -28,6 +30,41 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tensorboardX import SummaryWriter
+
+from coopo import jsonfile
+
+
+class LoggingError(RuntimeError):
+    """Metrics could not be written (a full disk, a lost mount); the message says what is intact."""
+
+
+def _why(e: OSError) -> str:
+    code = errno.errorcode.get(e.errno, "") if e.errno else ""
+    return f"{e.strerror or e} ({code})" if code else str(e)
+
+
+class _Guard:
+    """Wraps a tensorboardX event file so that an OSError in its writer thread or its atexit
+    handler is kept, not raised there (where it would print a traceback and lose the reason):
+    the sink raises it in the main thread at its next flush, and nothing is written after it."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.error: OSError | None = None
+        for name in ("write_event", "flush", "close"):
+            setattr(target, name, self._guarded(getattr(target, name)))
+
+    def _guarded(self, fn: Any) -> Any:
+        def call(*args: Any, **kw: Any) -> Any:
+            if self.error is not None:
+                return None
+            try:
+                return fn(*args, **kw)
+            except OSError as e:
+                self.error = e
+                return None
+
+        return call
 
 
 @dataclass(frozen=True)
@@ -61,19 +98,33 @@ class TensorBoardSink:
             )
             for s in seeds
         }
+        # tensorboardX's event file (written by a thread, closed again at exit): guarded, if
+        # this version has it where 2.6 has it; otherwise errors surface as tensorboardX raises
+        events = [
+            getattr(getattr(w.file_writer, "event_writer", None), "_ev_writer", None)
+            for w in self.writers.values()
+        ]
+        self.guards = [_Guard(e) for e in events if e is not None and hasattr(e, "write_event")]
 
     def write(self, seed: int, step: int, scalars: dict[str, float]) -> None:
         w = self.writers[seed]
         for k, v in scalars.items():
             w.add_scalar(k, v, step)
 
+    def _raise(self) -> None:
+        for g in self.guards:
+            if g.error is not None:
+                raise g.error
+
     def flush(self) -> None:
         for w in self.writers.values():
             w.flush()
+        self._raise()
 
     def close(self) -> None:
         for w in self.writers.values():
             w.close()
+        self._raise()
 
 
 class WandbSink:
@@ -151,33 +202,77 @@ class MetricsLogger:
             if purge_step is not None:
                 replay = [r for r in map(json.loads, lines) if r.get("env_steps", 0) >= purge_step]
         self.lines = sum(1 for _ in open(self.path)) if self.path.exists() else 0
-        self._file = open(self.path, "a")
+        # Unbuffered: each record is one write, so a full disk is met by the record that
+        # does not fit (and said at once), not by a buffer flushed later or at exit.
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.failed: LoggingError | None = None
+        self.run_dir = run_dir
         self.sinks: list[Sink] = [TensorBoardSink(run_dir, seeds, purge_step)]
         if wandb is not None:
             self.sinks.append(WandbSink(run_dir, seeds, wandb))
         for record in replay:  # TensorBoard purged them with the lost ones: write them back
             self.sinks[0].write(record["seed"], record["env_steps"], _scalars(record))
 
+    def _failure(self, what: Path, e: OSError) -> LoggingError:
+        """The one-line error for a write that failed, naming what is intact; the logger
+        writes nothing more."""
+        from coopo import checkpoint as ckpt
+
+        last = ckpt.latest(self.run_dir)
+        kept = (
+            f"the last checkpoint {last} is intact (with metrics.jsonl up to it); free some "
+            f"space, then continue with `coopo resume {self.run_dir}`"
+            if last
+            else f"there is no checkpoint yet; free some space, then `coopo resume "
+            f"{self.run_dir}` starts the run again from the beginning"
+        )
+        self.failed = LoggingError(f"could not write {what}: {_why(e)}; {kept}")
+        return self.failed
+
     def log(
         self, seed: int, step: int, counters: dict[str, Any], metrics: dict[str, float]
     ) -> None:
         """One record: ``step`` is the env step count (the sinks' x axis)."""
+        if self.failed is not None:
+            raise self.failed
         record = {"seed": seed, **counters, **{k: _clean(v) for k, v in metrics.items()}}
-        self._file.write(json.dumps(record) + "\n")
+        data = (jsonfile.dumps(record) + "\n").encode()
+        try:
+            assert self._fd is not None
+            _append(self._fd, data)
+        except OSError as e:
+            raise self._failure(self.path, e) from None
         self.lines += 1
         scalars = _scalars(record)
         for sink in self.sinks:
             sink.write(seed, step, scalars)
 
     def flush(self) -> None:
-        self._file.flush()
+        if self.failed is not None:
+            raise self.failed
         for sink in self.sinks:
-            sink.flush()
+            try:
+                sink.flush()
+            except OSError as e:
+                raise self._failure(self.run_dir / "tb", e) from None
 
     def close(self) -> None:
-        self._file.close()
+        """Close every sink; after a failure (already raised) quietly."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except OSError as e:
+                if self.failed is None:
+                    raise self._failure(self.run_dir / "tb", e) from None
+
+
+def _append(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (os.write may write less than asked)."""
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _scalars(record: dict[str, Any]) -> dict[str, float]:

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
+from coopo import jsonfile
 from coopo.envs import ActionScaler
 from coopo.networks import TanhGaussianActor
 from coopo.normalization import Normalizer
@@ -55,7 +56,7 @@ def save_policy(
         "ref_max_score": ref_scores[1],
         "trained_by": trained_by,
     }
-    (out / "policy.json").write_text(json.dumps(meta, indent=1))
+    (out / "policy.json").write_text(jsonfile.dumps(meta, indent=1))
     return out
 
 

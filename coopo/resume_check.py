@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coopo import provenance
+from coopo import jsonfile, provenance
 
 PACKAGES = provenance.PACKAGES
 """The packages whose versions decide a run's numbers."""
@@ -80,6 +80,8 @@ def check_resume(
             entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "accepted": diffs}
             f.write(json.dumps(entry) + "\n")
         if dataset_info is not None:
-            (run_dir / "dataset.json").write_text(json.dumps(dataset_info, indent=1, default=str))
+            (run_dir / "dataset.json").write_text(
+                jsonfile.dumps(dataset_info, indent=1, default=str)
+            )
     if diffs or not (run_dir / VERSIONS_FILE).is_file():
         record(run_dir)

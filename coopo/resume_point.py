@@ -20,6 +20,7 @@ MuJoCo's warm-start buffers keep internally, at the cost of at most one episode 
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,9 +52,14 @@ class CheckpointClock:
 
 
 def pack(a: Any) -> dict[str, Any]:
-    """An array as JSON, exactly (float32 and float64 values round-trip through repr)."""
+    """An array as strict JSON, exactly (float32 and float64 values round-trip through repr;
+    NaN and infinities, which JSON has no numbers for, are written as the strings "nan",
+    "inf" and "-inf", which numpy reads back)."""
     a = np.asarray(a)
-    return {"dtype": a.dtype.name, "shape": list(a.shape), "values": a.reshape(-1).tolist()}
+    values = a.reshape(-1).tolist()
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        values = [v if math.isfinite(v) else repr(v) for v in values]
+    return {"dtype": a.dtype.name, "shape": list(a.shape), "values": values}
 
 
 def unpack(d: dict[str, Any]) -> np.ndarray:

@@ -90,6 +90,31 @@ class RunLock:
         self.release()
 
 
+def check_free(run_dir: str | os.PathLike[str]) -> None:
+    """Raise :class:`RunLocked`, naming the holder, if another process writes ``run_dir``.
+
+    Writes nothing (the lock file is not created or rewritten): ``coopo resume`` and ``coopo
+    train`` ask this first, before they look at what the directory holds, so a live run is
+    named as such whatever its checkpoints; they take the lock itself later."""
+    key = Path(run_dir).resolve()
+    path = key / LOCK_FILE
+    if key in _held or not path.is_file():
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # unreadable: RunLock.acquire will say why
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except BlockingIOError:
+        raise RunLocked(f"{run_dir} is in use by {holder(key)}; wait for it or stop it") from None
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def holder(run_dir: Path) -> str:
     """'pid P on host H (since ...)' from the lock file, as far as it can be read."""
     try:
@@ -164,7 +189,8 @@ def interrupted(run_dir: str | os.PathLike[str]) -> RunInterrupted:
     last = checkpoint.latest(Path(run_dir))
     if last is None:
         return RunInterrupted(
-            f"interrupted before the first checkpoint of {run_dir}; start it again with `coopo train`"
+            f"interrupted before the first checkpoint of {run_dir}; `coopo resume {run_dir}` "
+            "starts it again from the beginning"
         )
     return RunInterrupted(
         f"interrupted; the last checkpoint {last} is intact; continue with: coopo resume {run_dir}"

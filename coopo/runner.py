@@ -20,7 +20,10 @@ run reproduces an unbroken one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +36,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from coopo import checkpoint as ckpt
-from coopo import phases, provenance, resume_check
+from coopo import jsonfile, phases, provenance, resume_check
 from coopo.buffers import replay_init
 from coopo.config import (
     ConfigError,
@@ -52,7 +55,7 @@ from coopo.phases.online import OnlinePhase
 from coopo.policy import save_policy
 from coopo.resume_point import CheckpointClock
 from coopo.run_setup import RunSetup, online_updates
-from coopo.runlock import CtrlC, RunLock, interrupted
+from coopo.runlock import CtrlC, RunLock, check_free, interrupted
 from coopo.schedule import DriftSwitch, Phase, num_cycles, schedule
 
 __all__ = ["RunResult", "RunState", "Trainer", "TrainingDiverged", "resume", "train"]
@@ -351,7 +354,8 @@ def write_results(
         "env_steps": counters.env_steps,
         "grad_steps": counters.grad_steps,
     }
-    (run_dir / "results.json").write_text(json.dumps(summary, indent=1))
+    # strict JSON: a score without reference scores (NaN) is written as null
+    (run_dir / "results.json").write_text(jsonfile.dumps(summary, indent=1))
 
 
 def wandb_options(cfg: TrainConfig) -> WandbOptions | None:
@@ -368,6 +372,7 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     validate_config(cfg)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = Path(cfg.run_dir or f"runs/{stamp}-{cfg.method}-{task_name(cfg.env_id)}")
+    check_free(run_dir)  # a live writer is named first, whatever the directory holds
     if ckpt.latest(run_dir) is not None or (run_dir / "metrics.jsonl").exists():
         raise FileExistsError(
             f"{run_dir} already holds a run; use `coopo resume {run_dir}` or another --run-dir"
@@ -375,9 +380,12 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
     trainer = Trainer(cfg, run_dir, console)
     lock = RunLock.acquire(run_dir)  # one writer per run directory, held for the run's life
     resolved = {**config_to_dict(cfg), "run_dir": str(run_dir)}
-    (run_dir / "config.json").write_text(json.dumps(resolved, indent=1))
+    dataset_path = Path(cfg.dataset).expanduser()
+    if dataset_path.exists():  # a file or directory, not an id: resume finds it from anywhere
+        resolved[DATASET_RESOLVED] = str(dataset_path.resolve())
+    (run_dir / "config.json").write_text(jsonfile.dumps(resolved, indent=1))
     info = trainer.setup.dataset_info
-    (run_dir / "dataset.json").write_text(json.dumps(info, indent=1, default=str))
+    (run_dir / "dataset.json").write_text(jsonfile.dumps(info, indent=1, default=str))
     resume_check.record(run_dir)
     provenance.record_run(run_dir)
     try:
@@ -389,22 +397,112 @@ def train(cfg: TrainConfig, console: Console | None = None) -> RunResult:
         lock.release()
 
 
+DATASET_RESOLVED = "dataset_resolved"
+"""config.json's record of the dataset's absolute path, next to ``dataset`` as typed."""
+RUN_OUTPUTS = (
+    "metrics.jsonl",
+    "tb",
+    "checkpoints",
+    "policy",
+    "results.json",
+    "wandb.json",
+    "wandb",
+)
+"""What a run writes as it trains: a restart from the beginning moves these aside. The rest
+(config.json, dataset.json, versions.json, provenance.json, resume-log.jsonl, the lock, and
+files of others such as a bench's bench.json and log.txt) stays in place."""
+
+
+def read_run_config(run_dir: Path, say: Callable[[str], None]) -> TrainConfig:
+    """``RUN_DIR/config.json`` as a validated config; an error names every problem: the file,
+    the field, the value and what is allowed. The dataset is the path as typed if it exists
+    (a relative one from the working directory), else the absolute path recorded at the start
+    (``dataset_resolved``), so a run resumes from any working directory."""
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no config.json: not a coopo run directory")
+    try:
+        raw = json.loads(cfg_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"{cfg_path} is not readable JSON ({e})") from e
+    resolved = raw.pop(DATASET_RESOLVED, None) if isinstance(raw, dict) else None
+    cfg = config_from_dict(raw, str(cfg_path))
+    try:
+        validate_config(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{cfg_path}: {e}") from e
+    if isinstance(resolved, str) and resolved != cfg.dataset:
+        typed = Path(cfg.dataset).expanduser()
+        if typed.exists():  # as typed (or as edited since) comes first
+            if typed.resolve() != Path(resolved):
+                say(
+                    f"dataset: {cfg.dataset} as typed, from {Path.cwd()} ({typed.resolve()}; "
+                    f"the run recorded {resolved})"
+                )
+        elif Path(resolved).exists():
+            say(
+                f"dataset: {resolved}, its recorded absolute path ({cfg.dataset} as typed is "
+                f"not found from {Path.cwd()})"
+            )
+            cfg = dataclasses.replace(cfg, dataset=resolved)
+    return cfg
+
+
+def read_results(run_dir: Path) -> RunResult:
+    """A finished run's results.json as a :class:`RunResult` (null scores as NaN)."""
+    path = run_dir / "results.json"
+
+    def values(res: dict[str, Any], key: str) -> dict[int, float]:
+        return {int(s): math.nan if v is None else float(v) for s, v in res[key].items()}
+
+    try:
+        res = json.loads(path.read_text())
+        return RunResult(
+            run_dir, True, values(res, "final_normalized_score"), values(res, "final_return")
+        )
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(
+            f"{path} is not readable ({e!r}): the run has finished, but its results are damaged "
+            "(metrics.jsonl and policy/ hold its final evaluation and policy)"
+        ) from e
+
+
+def set_aside(run_dir: Path) -> Path:
+    """Move what a run wrote (:data:`RUN_OUTPUTS`) into ``RUN_DIR/restart-<time>``."""
+    aside = run_dir / f"restart-{time.strftime('%Y%m%d-%H%M%S')}"
+    n = 0
+    while aside.exists():
+        n += 1
+        aside = aside.with_name(f"{aside.name.split('.')[0]}.{n}")
+    aside.mkdir()
+    for name in RUN_OUTPUTS:
+        if (run_dir / name).exists():
+            os.replace(run_dir / name, aside / name)
+    return aside
+
+
 def resume(
     run_dir: str | Path, max_phases: int = 0, console: Console | None = None, force: bool = False
 ) -> RunResult:
     """Continue a run from its latest checkpoint that verifies; ``force`` accepts a changed
-    dataset or package versions (recorded in the run directory)."""
+    dataset or package versions (recorded in the run directory).
+
+    A live writer is named first. A finished run is left as it is. A run with no usable
+    checkpoint (it stopped before its first one, or every one failed verification) starts
+    again from the beginning, with the same checks, its earlier output moved aside."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"{run_dir} has no config.json: not a coopo run directory")
-    cfg = config_from_dict(json.loads(cfg_path.read_text()))
-    validate_config(cfg)
-    path = ckpt.latest(run_dir)
-    if path is None:
-        raise FileNotFoundError(
-            f"{run_dir} has no checkpoint yet; start it again with `coopo train`"
+    console = console or Console()
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} does not exist")
+    check_free(run_dir)
+    cfg = read_run_config(run_dir, lambda m: console.print(escape(m), soft_wrap=True))
+    if (run_dir / "results.json").is_file():
+        result = read_results(run_dir)
+        console.print(
+            escape(f"{run_dir} has finished; its results are in {run_dir / 'results.json'}"),
+            soft_wrap=True,
         )
+        return result
     trainer = Trainer(cfg, run_dir, console)
     try:
         lock = RunLock.acquire(run_dir)
@@ -421,7 +519,22 @@ def resume(
                 soft_wrap=True,
             )
         template = jax.eval_shape(trainer.init_state)  # shapes only: no second state in memory
-        state, counters, _ = ckpt.restore_latest(run_dir, template, trainer.console.print)
+        try:
+            if ckpt.latest(run_dir) is None:
+                raise ckpt.NoUsableCheckpoint(f"{run_dir} has no checkpoint")
+            state, counters, _ = ckpt.restore_latest(
+                run_dir, template, lambda m: trainer.console.print(escape(m), soft_wrap=True)
+            )
+        except ckpt.NoUsableCheckpoint:
+            aside = set_aside(run_dir)
+            trainer.console.print(
+                escape(
+                    f"{run_dir} has no usable checkpoint: starting it again from the beginning "
+                    f"(what it held is kept in {aside})"
+                ),
+                soft_wrap=True,
+            )
+            state, counters = trainer.init_state(), ckpt.Counters()
         return trainer.run(state, counters, max_phases)
     except KeyboardInterrupt as e:
         raise interrupted(run_dir) from e

@@ -157,7 +157,10 @@ def test_no_usable_checkpoint_is_one_clear_error(tmp_path: Path):
     save_two(tmp_path)
     for p in ckpt.checkpoints(tmp_path):
         flip_byte(p / "state.bin", 100)
-    with pytest.raises(ckpt.NoUsableCheckpoint, match="no usable checkpoint .*`coopo train`"):
+    with pytest.raises(
+        ckpt.NoUsableCheckpoint,
+        match="no usable checkpoint .*`coopo resume .*` starts the run again",
+    ):
         ckpt.restore_latest(tmp_path, template(), say=lambda m: None)
     assert ckpt.latest(tmp_path) is None
 

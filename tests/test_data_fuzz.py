@@ -296,3 +296,70 @@ def test_npz_header_claiming_a_huge_length_is_refused(tmp_path: Path):
             z.writestr("rewards.npy", npy)
         msg = expect_error("npz", path, "rewards")
         assert problem in msg
+
+
+# ----------------------------------------------------------------------------- metadata
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+METADATA_KEYS = (
+    "ref_min_score",
+    "ref_max_score",
+    "env_id",
+    "env_kwargs",
+    "action_low",
+    "action_high",
+    "dataset_id",
+    "extra",
+)
+MINARI_KEYS = ("ref_min_score", "ref_max_score", "env_spec", "action_space", "coopo", "dataset_id")
+
+
+@FAST
+@given(
+    fmt=st.sampled_from(FORMATS),
+    a=transitions(),
+    key=st.sampled_from(METADATA_KEYS + MINARI_KEYS),
+    value=JSON_VALUES | st.sampled_from([float("inf"), float("nan"), "low", [1.0, 2.0]]),
+    whole=st.booleans(),
+)
+def test_dataset_metadata_of_any_value_loads_or_is_refused_naming_the_file(
+    fmt, a, key, value, whole
+):
+    """A metadata document (or one field of it) of any JSON value: the dataset loads with
+    usable reference scores (finite, max > min) or is a DatasetError naming the file."""
+    a = {**a, "observations": a["observations"].astype(np.float32)}
+    a["next_observations"] = a["next_observations"].astype(np.float32)
+    path = write_raw(fmt, a, tmp())
+    base = {"ref_min_score": 1.0, "ref_max_score": 10.0, "env_id": "InvertedPendulum-v5"}
+    doc = value if whole else {**base, key: value}
+    text = json.dumps(doc)
+    if fmt == "d4rl":
+        with h5py.File(path, "a") as f:
+            f.attrs["coopo_metadata"] = text
+    elif fmt == "npz":
+        with np.load(path) as z:
+            arrays = dict(z)
+        np.savez(path, **arrays, metadata=np.asarray(text))
+    else:
+        meta_file = path / "data" / "metadata.json"
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps(value if whole else {**meta, **base, key: value}))
+    try:
+        ds = data.load(path)
+    except DatasetError as e:
+        assert str(path) in str(e), str(e)
+        return
+    lo, hi = ds.metadata.ref_min_score, ds.metadata.ref_max_score
+    for v in (lo, hi):
+        assert v is None or np.isfinite(float(v))
+    if lo is not None and hi is not None:
+        assert float(hi) > float(lo)

@@ -115,3 +115,43 @@ def test_another_backend_without_the_package_names_the_extra(
     monkeypatch.setitem(sys.modules, "minari", None)
     with pytest.raises(DatasetError, match=r"'arrow'.*pip install 'coopo\[minari\]'"):
         data.load("test/x/arrow-v0")
+
+
+def test_a_dataset_coopo_wrote_recovers_its_environment_in_minari(pendulum_dataset):
+    """The env spec coopo writes is complete (entry point, max episode steps, kwargs), so the
+    minari package can make the env; dataset_size is the real size, as minari computes it."""
+    ds = pendulum_dataset.with_metadata(env_kwargs={"reset_noise_scale": 0.02})
+    dest = data.write_minari(ds, "test/invertedpendulum/recover-v0")
+    meta = json.loads((dest / "data" / "metadata.json").read_text())
+    spec = json.loads(meta["env_spec"])
+    assert spec["entry_point"] and spec["max_episode_steps"] == 1000
+    assert spec["kwargs"]["reset_noise_scale"] == 0.02
+    package = minari.load_dataset("test/invertedpendulum/recover-v0")
+    env = package.recover_environment()
+    try:
+        assert env.spec.max_episode_steps == 1000
+        assert env.unwrapped._reset_noise_scale == 0.02
+        obs, _ = env.reset(seed=0)
+        obs, reward, term, trunc, _ = env.step(env.action_space.sample())
+        assert obs.shape == (ds.obs_dim,) and np.isfinite(reward)
+    finally:
+        env.close()
+    size = sum(p.stat().st_size for p in (dest / "data").glob("**/*") if p.is_file())
+    assert meta["dataset_size"] > 0 and abs(meta["dataset_size"] - size / 1e6) <= 0.1
+    assert package.storage.metadata["dataset_size"] == meta["dataset_size"]
+
+
+def test_writing_minari_metadata_does_not_hide_a_failure(pendulum_dataset, monkeypatch):
+    """An unregistered env id keeps a minimal spec; any other failure is raised."""
+    from coopo.data import minari_format
+
+    dest = data.write_minari(pendulum_dataset.with_metadata(env_id="NoSuchEnv-v0"), "test/x/u-v0")
+    spec = json.loads(json.loads((dest / "data" / "metadata.json").read_text())["env_spec"])
+    assert spec["id"] == "NoSuchEnv-v0" and spec["entry_point"] is None
+
+    def broken(env_id):
+        raise RuntimeError("spec registry broken")
+
+    monkeypatch.setattr(gym, "spec", broken)
+    with pytest.raises(RuntimeError, match="spec registry broken"):
+        minari_format.write_minari(pendulum_dataset, "test/x/v-v0")

@@ -634,6 +634,8 @@ def relocate(path: Path, dataset: Path) -> None:
     if cfg_file.is_file():
         cfg = json.loads(cfg_file.read_text())
         cfg.update(dataset=str(dataset), run_dir=str(path))
+        if "dataset_resolved" in cfg:  # resume takes this one first when it exists
+            cfg["dataset_resolved"] = str(Path(dataset).resolve())
         cfg_file.write_text(json.dumps(cfg, indent=1))
 
 
@@ -678,7 +680,8 @@ def _run_ray(
 
 def _score_line(path: Path) -> str:
     res = json.loads((path / FINISHED).read_text())
-    scores = [v for v in res.get("final_normalized_score", {}).values() if v == v]
+    # null (strict JSON) or NaN (results written before): no reference scores
+    scores = [v for v in res.get("final_normalized_score", {}).values() if v is not None and v == v]
     if scores:
         return f"normalized {sum(scores) / len(scores):.1f} (mean of {len(scores)} seeds)"
     rets = list(res.get("final_return", {}).values())

@@ -26,6 +26,7 @@ from coopo.data.dataset import (
     DatasetError,
     DatasetMetadata,
     check_declared,
+    check_reference_scores,
     flags,
     make_dataset,
 )
@@ -84,6 +85,11 @@ def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
         raise DatasetError(src, bad, f"expected shape ({n},), got {raw[bad].shape}")
     try:
         saved = json.loads(meta_json) if meta_json is not None else {}
+        if not isinstance(saved, dict):
+            raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
+        check_reference_scores(
+            src, f"{META_ATTR}/", saved.get("ref_min_score"), saved.get("ref_max_score")
+        )
         metadata = DatasetMetadata.from_json({**dict(saved), "source": src})
     except (ValueError, TypeError) as e:
         raise DatasetError(src, META_ATTR, f"unreadable metadata ({e})") from e

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,26 @@ class Dataset:
         return dataclasses.replace(self, metadata=dataclasses.replace(self.metadata, **changes))
 
 
+def check_reference_scores(source: str, prefix: str, ref_min: Any, ref_max: Any) -> None:
+    """Reference scores as read from metadata: each absent (None) or a finite number, and
+    ``ref_max_score > ref_min_score`` when both are given (normalised scores divide by the
+    difference). ``prefix`` leads the field names (``coopo_metadata/`` in a D4RL file)."""
+    for name, value in (("ref_min_score", ref_min), ("ref_max_score", ref_max)):
+        if value is None:
+            continue
+        number = isinstance(value, int | float | np.integer | np.floating)
+        if isinstance(value, bool | np.bool_) or not number or not np.isfinite(value):
+            raise DatasetError(
+                source, prefix + name, f"must be a finite number or absent, got {value!r}"
+            )
+    if ref_min is not None and ref_max is not None and not float(ref_max) > float(ref_min):
+        raise DatasetError(
+            source,
+            prefix + "ref_max_score",
+            f"must be greater than ref_min_score ({float(ref_min)!r}), got {float(ref_max)!r}",
+        )
+
+
 def flags(source: str, fld: str, a: Any) -> np.ndarray:
     """``terminated``/``truncated``/``terminals``/``timeouts`` as booleans; any value other than
     0/1 (a 7, a NaN, a string) is refused rather than read as "true"."""
@@ -147,10 +168,15 @@ def check_declared(source: str, fld: str, shape: tuple[int, ...], dtype: Any) ->
 def make_dataset(source: str, metadata: DatasetMetadata, **arrays: Any) -> Dataset:
     """Validate raw arrays and convert them to the canonical dtypes.
 
-    Checks presence, shapes and finiteness and raises :class:`DatasetError` naming the field.
-    A dataset whose last step ends no episode gets ``truncated`` set there: the end of the data
-    truncates the last episode.
+    Checks presence, shapes, dtypes, finiteness and the metadata's reference scores, and
+    raises :class:`DatasetError` naming the field. Integer observations or actions (data
+    written with the wrong dtype, or a discretised space) are cast to float32 with a one-line
+    warning on stderr naming the file and the field, not silently: they load, as they always
+    have, but the user learns that the data were not what a continuous-control env gives.
+    Rewards may be integers without a warning. A dataset whose last step ends no episode gets
+    ``truncated`` set there: the end of the data truncates the last episode.
     """
+    check_reference_scores(source, "", metadata.ref_min_score, metadata.ref_max_score)
     missing = [f for f in FIELDS if arrays.get(f) is None]
     if missing:
         raise DatasetError(source, missing[0], "missing")
@@ -181,6 +207,12 @@ def make_dataset(source: str, metadata: DatasetMetadata, **arrays: Any) -> Datas
         a = raw[f]
         if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
             raise DatasetError(source, f, f"expected a numeric dtype, got {a.dtype}")
+        if f != "rewards" and not np.issubdtype(a.dtype, np.floating):
+            print(
+                f"warning: {source}: field '{f}' has integer dtype {a.dtype}; cast to float32 "
+                "(continuous values were expected)",
+                file=sys.stderr,
+            )
         a = a.astype(np.float32)
         bad = ~np.isfinite(a)
         if bad.any():

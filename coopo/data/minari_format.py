@@ -24,6 +24,7 @@ from coopo.data.dataset import (
     DatasetError,
     DatasetMetadata,
     check_declared,
+    check_reference_scores,
     flags,
     make_dataset,
 )
@@ -43,7 +44,9 @@ def resolve_minari(path_or_id: str) -> Path | None:
 
     p = Path(path_or_id).expanduser()
     for cand in (p, minari_root() / path_or_id, coopo_data_root() / path_or_id):
-        if (cand / "data" / "metadata.json").is_file():
+        # main_data.hdf5 without metadata.json is a damaged dataset: found, so that reading
+        # it names the missing file (not "not found ... minari download")
+        if any((cand / "data" / f).is_file() for f in ("metadata.json", "main_data.hdf5")):
             return cand
     return None
 
@@ -66,6 +69,10 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
     # Over 60 lines: the Minari layout field by field, each with its own validation error.
     d = Path(directory)
     meta_path, data_path = d / "data" / "metadata.json", d / "data" / "main_data.hdf5"
+    if not meta_path.is_file():
+        raise DatasetError(
+            str(meta_path), None, "missing: a Minari dataset needs its metadata.json"
+        )
     try:
         meta = json.loads(meta_path.read_text())
         if not isinstance(meta, dict):
@@ -105,6 +112,7 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
                         f"row shape {v.shape[1:]} differs from {names[0]}'s {parts[k][0].shape[1:]}",
                     )
                 parts[k].append(v)
+    check_reference_scores(str(meta_path), "", meta.get("ref_min_score"), meta.get("ref_max_score"))
     try:
         env_spec = meta.get("env_spec")
         env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
@@ -239,6 +247,9 @@ def _assemble(src: str, meta: dict[str, Any], d: Path, episodes: Iterable[Episod
         parts["tr"].append(tr)
     if not parts["o"]:
         raise DatasetError(src, None, "no episodes")
+    check_reference_scores(
+        str(d / "data" / "metadata.json"), "", meta.get("ref_min_score"), meta.get("ref_max_score")
+    )
     env_spec = meta.get("env_spec")
     env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
     if isinstance(env_spec, str):
@@ -333,7 +344,8 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
         meta["ref_min_score"] = float(m.ref_min_score)
     if m.ref_max_score is not None:
         meta["ref_max_score"] = float(m.ref_max_score)
-    (tmp / "data" / "metadata.json").write_text(json.dumps(meta, indent=1))
+    meta["dataset_size"] = _dataset_size(tmp / "data", meta)
+    (tmp / "data" / "metadata.json").write_text(json.dumps(meta, indent=1, allow_nan=False))
     ns = dataset_id.split("/")[0]
     ns_meta = root_path / ns / "namespace_metadata.json"
     if "/" in dataset_id and not ns_meta.exists():
@@ -350,15 +362,30 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
 
 
 def _fill_env_spec(meta: dict[str, Any], env_id: str, env_kwargs: dict[str, Any]) -> None:
-    """Use Gymnasium's own spec serialisation when the env id is registered."""
-    try:
-        import gymnasium as gym
+    """Gymnasium's own spec of a registered env id (entry point, max episode steps, the
+    dataset's kwargs over the registered ones), so ``minari``'s ``recover_environment`` can
+    make the env. An unregistered id keeps the minimal spec written by the caller; any other
+    failure is raised, not hidden."""
+    import dataclasses
 
+    import gymnasium as gym
+
+    try:
         spec = gym.spec(env_id)
-        spec = spec.__class__(**{**spec.__dict__, "kwargs": {**spec.kwargs, **env_kwargs}})
-        meta["env_spec"] = spec.to_json()
-    except Exception:  # unregistered id: keep the minimal spec written above
-        pass
+    except gym.error.Error:  # not registered here (NameNotFound, VersionNotFound, ...)
+        return
+    # dataclasses.replace re-derives the fields that are not init arguments (namespace, name,
+    # version); rebuilding with spec.__class__(**spec.__dict__) passes them and fails.
+    spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **env_kwargs})
+    meta["env_spec"] = spec.to_json()
+
+
+def _dataset_size(data_dir: Path, meta: dict[str, Any]) -> float:
+    """``dataset_size`` as minari computes it: the files under ``data/`` in MB, 1 decimal
+    (metadata.json counted at its size with this field's placeholder)."""
+    total = sum(p.stat().st_size for p in data_dir.glob("**/*") if p.is_file())
+    total += len(json.dumps(meta, indent=1).encode())
+    return float(np.round(total / 1e6, 1))
 
 
 def _concatenated(

@@ -17,6 +17,7 @@ from coopo.data.dataset import (
     DatasetError,
     DatasetMetadata,
     check_declared,
+    check_reference_scores,
     flags,
     make_dataset,
 )
@@ -80,7 +81,13 @@ def read_npz(path: str | os.PathLike[str]) -> Dataset:
     meta = DatasetMetadata()
     try:
         if "metadata" in arrays:
-            meta = DatasetMetadata.from_json(dict(json.loads(str(arrays.pop("metadata")))))
+            saved = json.loads(str(arrays.pop("metadata")))
+            if not isinstance(saved, dict):
+                raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
+            check_reference_scores(
+                src, "metadata/", saved.get("ref_min_score"), saved.get("ref_max_score")
+            )
+            meta = DatasetMetadata.from_json(saved)
         meta = DatasetMetadata.from_json({**meta.to_json(), "source": src})
     except (ValueError, TypeError) as e:
         raise DatasetError(src, "metadata", f"unreadable metadata ({e})") from e

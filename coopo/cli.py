@@ -101,7 +101,7 @@ def _columns() -> int:
     return shutil.get_terminal_size().columns
 
 
-def _cached_help(name: str, render: Callable[[], None]) -> int:
+def _cached_help(name: str, render: Callable[[], object]) -> int:
     """Print the help ``render`` prints (it exits through SystemExit), from the cache when
     coopo has not changed since it was rendered. The help of a verb whose options are the
     registered algorithms' configs needs JAX and Flax imported to render: about 2 s once,

@@ -85,7 +85,7 @@ def fake_shipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         "eval_episodes": 1,
         "seed": 0,
     }
-    import coopo.recipes as recipes
+    import coopo.data.recipes as recipes
 
     monkeypatch.setattr(recipes, "shipped_policy", lambda task: (policy, record))
     return policy

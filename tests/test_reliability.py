@@ -186,7 +186,7 @@ def test_ctrl_c_during_training_leaves_the_last_checkpoint_intact_and_says_so(ru
     proc.send_signal(signal.SIGINT)  # inside the first online phase (3000 env steps)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
-    assert "interrupted; the last checkpoint" in out and f"coopo resume {run}" in out
+    assert "interrupted; the last checkpoint" in err and f"coopo resume {run}" in err
     assert "Traceback" not in out + err
     assert [p.name for p in ckpt.checkpoints(run)] == ["phase-001"]
     part = resume(run, max_phases=1)  # the checkpoint verifies and the run continues

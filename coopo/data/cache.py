@@ -94,7 +94,7 @@ def _built_recipe(
     announce: Callable[[str], None] | None,
 ) -> Dataset:
     """Recipe ``recipe`` at ``size`` transitions (seed 0), built once and cached."""
-    from coopo.recipes import TASKS, build_recipe, parse_recipe, shipped_policy
+    from coopo.data.recipes import TASKS, build_recipe, parse_recipe, shipped_policy
 
     task, quality = parse_recipe(recipe)
     recipe_env, recipe_kwargs = TASKS[task]
@@ -108,12 +108,14 @@ def _built_recipe(
             None,
             f"recipe {recipe} is built with env kwargs {recipe_kwargs}, not {env_kwargs}",
         )
-    if quality in ("expert", "medium-expert"):
+    if quality in ("expert", "medium-expert", "medium-replay"):
+        why = "needs an expert policy" if "expert" in quality else "re-runs a behaviour training"
+        extra = " --expert-policy FILE" if "expert" in quality else ""
         raise DatasetError(
             f"build:{recipe}",
             None,
-            "needs an expert policy: build it with `coopo data build "
-            f"{recipe} --expert-policy FILE` and pass its id to --dataset",
+            f"{why}: build it with `coopo data build {recipe}{extra}` and pass its id "
+            f"(coopo/{task}/{quality}-v0) to --dataset",
         )
     # The shipped medium policy's hash is part of the key: another policy, another dataset.
     tag = (

@@ -75,7 +75,7 @@ class RunConfig:
     """Number of (offline, online) cycles; the other methods get the same total budgets."""
     offline_steps: int = 5_000
     """Gradient steps per offline phase."""
-    online_steps: int = 4_000
+    online_steps: int = 6_000
     """Environment steps per online phase (per seed)."""
     offline_data: OfflineData = "dataset+online"
     """Data of the offline phases: the dataset only, or uniform over dataset plus all online data so far (the default, so an anchoring phase also learns from what the online phases found; docs/results/handoffs.md)."""

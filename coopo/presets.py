@@ -6,7 +6,7 @@ from __future__ import annotations
 PRESET_HELP: dict[str, str] = {
     "default": (
         "what `coopo train` runs with no options: COOPO on a 50k-transition halfcheetah-medium "
-        "dataset built from the shipped medium policy, 2 cycles of 5k offline updates + 4k "
+        "dataset built from the shipped medium policy, 2 cycles of 5k offline updates + 6k "
         "online env steps"
     ),
     "full": (

@@ -52,7 +52,11 @@ def one_seed(seed: int, extra: list[str], work: Path) -> dict[str, Any]:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     exe = Path(sys.executable).with_name("coopo")  # this environment's, else the PATH's
     proc = subprocess.run(
-        ["/usr/bin/time", "-v", str(exe) if exe.is_file() else "coopo", *argv[1:]], capture_output=True, text=True, env=env, check=False
+        ["/usr/bin/time", "-v", str(exe) if exe.is_file() else "coopo", *argv[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"seed {seed}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")

@@ -74,6 +74,7 @@ def test_update_is_finite_and_changes_parameters(algo):
         assert leaves_differ(state.target_critic, new.target_critic)
 
 
+@pytest.mark.slow
 def test_many_updates_stay_finite(algo):
     state = init(algo)
     data = batch(512, seed=1)
@@ -141,6 +142,7 @@ def test_checkpoint_round_trip_gives_identical_actions(algo):
     assert not leaves_differ(s1, s2)
 
 
+@pytest.mark.slow
 def test_vmapped_update_matches_per_seed_update(algo):
     states = [init(algo, s) for s in (0, 1)]
     stacked = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *states)
@@ -154,6 +156,7 @@ def test_vmapped_update_matches_per_seed_update(algo):
             np.testing.assert_allclose(np.asarray(x), np.asarray(y)[i], rtol=2e-4, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_scan_of_k_updates_equals_k_single_updates(algo):
     data = batch(256, seed=7)
     buf = replay_init(SPEC.obs_dim, SPEC.act_dim, 8)

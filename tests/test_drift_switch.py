@@ -104,6 +104,7 @@ def test_the_newest_row_of_each_seeds_buffer_is_marked_truncated_unless_it_termi
 
 
 # ----------------------------------------------------------------------------- whole runs
+@pytest.mark.slow
 def test_a_drifting_online_phase_hands_back_early_and_the_online_budget_is_kept(
     tmp_path: Path, capsys
 ):
@@ -130,12 +131,14 @@ def test_a_drifting_online_phase_hands_back_early_and_the_online_budget_is_kept(
     assert json.loads((run / "results.json").read_text())["env_steps"] == 800
 
 
+@pytest.mark.slow
 def test_a_switch_that_never_fires_leaves_the_run_as_it_was(tmp_path: Path):
     train(cfg(tmp_path, "plain", **DRIFT))
     train(cfg(tmp_path, "never", **DRIFT, drift_switch_mse=1e9))
     assert read_metrics(tmp_path / "plain") == read_metrics(tmp_path / "never")
 
 
+@pytest.mark.slow
 def test_a_run_resumed_after_an_early_switch_reproduces_the_unbroken_run(tmp_path: Path):
     c = cfg(tmp_path, "full", **DRIFT, drift_switch_mse=1e-12)
     train(c)
@@ -151,6 +154,7 @@ def test_a_run_resumed_after_an_early_switch_reproduces_the_unbroken_run(tmp_pat
     assert json.loads((part / "results.json").read_text()) == full
 
 
+@pytest.mark.slow
 def test_the_drop_rule_compares_with_the_end_of_the_preceding_offline_phase(
     tmp_path: Path, monkeypatch
 ):

@@ -122,6 +122,7 @@ def test_dataset_building_is_the_same_in_async_mode():
     assert sync.terminated.any() or sync.truncated.sum() > 4  # episodes ended and restarted
 
 
+@pytest.mark.slow
 def test_training_is_the_same_with_async_envs(tmp_path: Path):
     """Two seeds whose episodes end at different steps: the async vector env gives the same
     metrics, record for record, as the sync one."""

@@ -344,6 +344,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["metrics", "tensorboard"])
 def test_a_full_disk_while_logging_is_one_line_and_exit_1(runs, tmp_path: Path, where):
     """coopo train on a disk that fills while metrics.jsonl or TensorBoard's event file is

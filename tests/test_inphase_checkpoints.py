@@ -86,6 +86,7 @@ def manifest(path: Path) -> dict:
     return json.loads((path / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "checkpoint, phase",
     [("phase-000-step-000000100", "offline"), ("phase-001-step-", "online")],
@@ -112,6 +113,7 @@ def test_a_run_killed_inside_a_phase_resumes_byte_identical(
     same_outcome(unbroken["run"], run)
 
 
+@pytest.mark.slow
 def test_kill_9_inside_the_online_phase_resumes_byte_identical(unbroken, tmp_path: Path):
     """A real ``kill -9`` of ``coopo train`` once an online-phase checkpoint exists."""
     run = tmp_path / "run"

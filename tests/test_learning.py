@@ -23,14 +23,20 @@ from coopo.policy import export_mlp_npz, load_policy
 from coopo.runner import train
 
 PENDULUM = TrainConfig(
-    env_id="Pendulum-v1", eval_episodes=5, eval_interval=0, progress=False, build_size=5_000
+    env_id="Pendulum-v1",
+    dataset="build:random",
+    eval_episodes=5,
+    eval_interval=0,
+    progress=False,
+    build_size=5_000,
 )
 
 
 def test_coopo_with_sac_learns_pendulum_from_random_data(tmp_path: Path):
     """COOPO with SAC fine-tuning (AWAC-KL + SAC on the dataset only) from a random dataset,
     2 cycles, 5k online steps, 2 vmapped seeds. The default pair (Cal-QL fine-tuning) does not
-    learn from random data in this budget (docs/concepts/handoff.md: where the default may not suit your data); it is tested on
+    learn from random data in this budget (docs/concepts/handoff.md: where the default may
+    not suit your data); it is tested on
     medium data below."""
     cfg = dataclasses.replace(
         PENDULUM,
@@ -81,6 +87,7 @@ def medium_pendulum(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_npz(ds, root / "pendulum-medium.npz")
 
 
+@pytest.mark.slow
 def test_default_coopo_improves_on_medium_data(medium_pendulum: Path, tmp_path: Path):
     """COOPO as `coopo train` runs it (AWAC-KL anchoring on dataset + online data, Cal-QL
     fine-tuning) from the medium dataset (its SAC behaviour policy scores about -160 before
@@ -109,6 +116,7 @@ FASTER = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", sorted(OFFLINE_ALGORITHMS))
 def test_offline_algorithm_learns_from_medium_data(
     algo: str, medium_pendulum: Path, tmp_path: Path
@@ -129,6 +137,7 @@ def test_offline_algorithm_learns_from_medium_data(
     assert final > -700, f"{algo}: {final}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "algo, steps, hidden", [("sac", 5_000, 256), ("td3", 8_000, 256), ("rlpd", 5_000, 64)]
 )
@@ -150,6 +159,7 @@ def test_online_optimizer_learns_pendulum_from_scratch(
     assert final > -700, f"{algo}: {final}"
 
 
+@pytest.mark.slow
 def test_ppo_learns_inverted_pendulum(tmp_path: Path):
     """Random actions keep InvertedPendulum up for about 5-10 steps; PPO balances it (1000)."""
     cfg = dataclasses.replace(

@@ -82,6 +82,7 @@ def wandb_points(run_file: Path) -> Points:
     return dict(out)
 
 
+@pytest.mark.slow
 def test_tensorboard_and_wandb_log_the_same_metrics_against_env_steps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -117,6 +118,7 @@ def test_tensorboard_and_wandb_log_the_same_metrics_against_env_steps(
         assert [v for _, v in tb["eval/return"]] == pytest.approx(evals, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_shows_the_same_tensorboard_curves_as_an_unbroken_one(tmp_path: Path):
     train(cfg(tmp_path, "full"))
     part = cfg(tmp_path, "part", max_phases=2)  # stops after cycle 1's online phase

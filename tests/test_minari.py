@@ -74,6 +74,7 @@ def test_a_datacollector_dataset_loads_and_matches_the_package(record_infos: boo
     np.testing.assert_allclose(ds.observations[: len(first.actions)], first.observations[:-1])
 
 
+@pytest.mark.slow
 def test_a_datacollector_dataset_trains(tmp_path: Path):
     collect("test/invertedpendulum/collector-v0", record_infos=True, episodes=60)
     cfg = dataclasses.replace(

@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from coopo import provenance
 from coopo.data import build_dataset, read_minari, write_minari
 
@@ -70,6 +72,7 @@ def test_built_datasets_record_provenance_through_a_round_trip(tmp_path: Path):
     assert back.metadata.extra["provenance"] == json.loads(json.dumps(record))
 
 
+@pytest.mark.slow
 def test_run_directories_record_provenance_and_resume_warns_when_it_differs(tmp_path: Path):
     import io
 

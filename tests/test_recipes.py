@@ -102,6 +102,7 @@ def test_medium_and_medium_expert_recipes(fake_shipped: Path, tmp_path: Path):
     np.testing.assert_array_equal(both.observations[:200], medium.observations)
 
 
+@pytest.mark.slow
 def test_medium_replay_reruns_the_recorded_training(fake_shipped: Path):
     ds = build_recipe("hopper", "medium-replay", reference_episodes=1)
     again = build_recipe("hopper", "medium-replay", reference_episodes=1)

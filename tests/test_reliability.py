@@ -161,6 +161,7 @@ def test_a_corrupt_latest_checkpoint_resumes_from_the_previous_one_exactly(runs,
 
 
 # ----------------------------------------------------------------------------- Ctrl-C
+@pytest.mark.slow
 def test_ctrl_c_during_training_leaves_the_last_checkpoint_intact_and_says_so(runs, tmp_path: Path):
     run = tmp_path / "run"
     argv = [
@@ -302,6 +303,7 @@ def test_a_run_stops_on_a_ctrl_c_that_was_swallowed_inside_a_phase(
 
 
 # ----------------------------------------------------------------------------- bench worker killed
+@pytest.mark.slow
 def test_a_killed_bench_worker_resumes_with_nothing_lost(tmp_path: Path, holder):
     from coopo.bench import harness
     from coopo.bench.suites import SUITES

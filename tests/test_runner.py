@@ -24,6 +24,7 @@ from coopo.runner import TrainingDiverged, resume, train
 from .conftest import cfg
 
 
+@pytest.mark.slow
 def test_resume_reproduces_an_unbroken_run(tmp_path: Path):
     full = train(cfg(tmp_path, "full"))
     part = train(cfg(tmp_path, "part", max_phases=1))
@@ -60,6 +61,7 @@ def test_baseline_methods_run_with_the_same_budget(tmp_path: Path, method):
     assert result.finished and np.isfinite(result.final_returns[0])
 
 
+@pytest.mark.slow
 def test_multi_seed_run_with_union_offline_data(tmp_path: Path):
     result = train(cfg(tmp_path, seeds=(0, 1), offline_data="dataset+online"))
     assert set(result.final_returns) == {0, 1}
@@ -71,6 +73,7 @@ def test_multi_seed_run_with_union_offline_data(tmp_path: Path):
     assert load_policy(tmp_path / "run", seed=1)(np.zeros(4)).shape == (1,)
 
 
+@pytest.mark.slow
 def test_offline_online_fraction_changes_only_the_offline_phases_after_online_data(
     tmp_path: Path,
 ):
@@ -120,6 +123,7 @@ def test_dataset_from_another_env_is_refused(tmp_path: Path):
         train(cfg(tmp_path, dataset=str(unlabeled)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "offline, online, method",
     [
@@ -168,6 +172,7 @@ def test_a_new_algorithm_is_one_module_and_one_registry_line(tmp_path: Path, mon
 
 
 # ---------------------------------------------------------------- handoffs (docs/results/handoffs.md)
+@pytest.mark.slow
 @pytest.mark.parametrize("coef", [0.0, 0.5])
 def test_online_anchor_kl_term_is_on_exactly_when_configured(tmp_path: Path, coef: float):
     """Fails if the online phase's KL term to the handed-over actor is silently off (or on)."""

@@ -125,6 +125,7 @@ def test_bench_chunk_option_runs_only_that_chunk(tmp_path: Path, monkeypatch):
     assert main(["bench", "cpu", "--chunk", str(len(plan) + 1), "--out", str(out)]) == 2
 
 
+@pytest.mark.slow
 def test_sac_from_scratch_uses_no_dataset_statistic(tmp_path: Path, pendulum_dataset):
     """Two datasets with very different observation statistics give bit-identical SAC runs
     under the suite's sac-scratch overrides; with the normaliser fitted on the data they do
@@ -159,6 +160,7 @@ def test_sac_from_scratch_uses_no_dataset_statistic(tmp_path: Path, pendulum_dat
     assert returns(fitted, a, "fa") != returns(fitted, b, "fb")
 
 
+@pytest.mark.slow
 def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys):
     out = tmp_path / "smoke"
     assert main(["bench", "smoke", "--out", str(out)]) == 0
@@ -204,6 +206,7 @@ def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys)
     assert (out / "COMMAND").read_text().count("coopo bench smoke") == 2
 
 
+@pytest.mark.slow
 def test_bench_resumes_an_interrupted_run(tmp_path: Path):
     out = tmp_path / "b"
     suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:1], seeds=(0,))
@@ -298,6 +301,7 @@ def test_bench_refuses_runs_made_on_other_data(tmp_path: Path):
     assert summary.finished == [] and not summary.failed
 
 
+@pytest.mark.slow
 def test_bench_refuses_new_runs_next_to_runs_on_data_built_elsewhere(tmp_path: Path):
     """The dataset rebuilt in a fresh checkout on another host differs from what the results
     directory's other runs trained on (builds depend on the CPU's vector extensions): a new run
@@ -369,6 +373,7 @@ def test_a_failing_run_is_reported_and_the_others_still_run(tmp_path: Path, monk
     )
 
 
+@pytest.mark.slow
 def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
     ray = pytest.importorskip("ray")
     out = tmp_path / "ray"

@@ -154,6 +154,7 @@ def test_report_on_a_partial_grid_marks_what_is_missing(tmp_path: Path):
     assert "1 runs unfinished" in text
 
 
+@pytest.mark.slow
 def test_report_states_the_seeds_of_each_cell_when_they_differ(tmp_path: Path):
     uneven = write_report(
         fake_results(tmp_path / "u", {"coopo": [90.0, 100.0, 95.0], "base": [40.0, 50.0]})
@@ -199,6 +200,7 @@ def test_reductions_compare_medians_over_all_runs():
     assert _median_reduction(r, few, few).startswith("neither median held")
 
 
+@pytest.mark.slow
 def test_the_summary_follows_the_paired_test_when_the_seeds_pair(tmp_path: Path):
     # per seed the differences are 10, 40, 70: the cells' intervals do not overlap, but the
     # paired difference (mean 40, sd 30, 3 seeds) is not shown at 5%

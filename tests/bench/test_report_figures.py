@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from coopo.bench import report
 
 from .test_report import fake_results
@@ -25,6 +27,7 @@ def coopo_with_cycles(root: Path) -> None:
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
 
 
+@pytest.mark.slow
 def test_curves_have_distinct_styles_and_mark_cycle_switches(tmp_path: Path, monkeypatch):
     root = fake_results(
         tmp_path / "r",

@@ -52,6 +52,7 @@ def test_anchor_kl_weight_golden(jit):
     assert float(f(cfg, jnp.zeros(()), jnp.asarray(0))) == 0.0  # no handoff yet: off
 
 
+@pytest.mark.slow
 def test_anchor_kl_keeps_the_actor_near_the_handed_over_one():
     h = incoming()
     kls = {}
@@ -69,6 +70,7 @@ def test_anchor_kl_off_before_any_handoff():
     assert all(m["anchor_kl_weight"] == 0.0 for m in metrics)
 
 
+@pytest.mark.slow
 def test_anchor_tau_moves_the_anchor_toward_the_actor_by_polyak_averaging():
     """With anchor_tau the anchor after an update is (1 - tau) * anchor + tau * new actor,
     exactly; with 0 it stays the handed-over actor for the whole phase."""
@@ -158,6 +160,7 @@ def test_q_probe_matches_the_critic_and_skips_other_ensembles():
     assert phases.make_q_probe(rlpd, NET, SPEC)(big, obs, data_a, pi_a) is None
 
 
+@pytest.mark.slow
 def test_anchor_kl_is_the_exact_gaussian_kl():
     h = incoming()
     state = sac.absorb(fresh(anchor_kl_coef=1.0), h)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from coopo.runner import Trainer
 
 from ..conftest import cfg
 
 
+@pytest.mark.slow
 def test_online_collection_keeps_terminated_and_truncated_apart(tmp_path: Path):
     c = cfg(tmp_path, env_kwargs={"max_episode_steps": "3"}, seeds=(0,))
     trainer = Trainer(c, tmp_path / "run")

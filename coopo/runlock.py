@@ -110,7 +110,7 @@ def check_free(run_dir: str | os.PathLike[str]) -> None:
     except BlockingIOError:
         raise RunLocked(f"{run_dir} is in use by {holder(key)}; wait for it or stop it") from None
     except OSError:
-        pass
+        pass  # a filesystem without flock: RunLock.acquire reports it
     finally:
         os.close(fd)
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # XLA compilation is most of a small test run's time, and many tests (in both xdist workers
@@ -70,3 +73,25 @@ def write_policy_file(
         meta=np.asarray(json.dumps(meta)),
     )
     return path
+
+
+# A live process holding a run directory's lock (tests of the one-writer rule).
+HOLD = "import sys, time; from coopo.runlock import RunLock; RunLock.acquire(sys.argv[1]); print('held', flush=True); time.sleep(600)"
+
+
+@pytest.fixture
+def holder() -> Iterator[Callable[[Path], subprocess.Popen]]:
+    procs: list[subprocess.Popen] = []
+
+    def hold(path: Path) -> subprocess.Popen:
+        p = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        procs.append(p)
+        return p
+
+    yield hold
+    for p in procs:
+        p.kill()
+        p.wait()

@@ -436,25 +436,6 @@ def test_resume_uses_the_typed_dataset_path_first_then_the_recorded_one(runs, tm
 
 
 # ----------------------------------------------------------------------------- the lock first
-HOLD = "import sys, time; from coopo.runlock import RunLock; RunLock.acquire(sys.argv[1]); print('held', flush=True); time.sleep(600)"
-
-
-@pytest.fixture
-def holder() -> Iterator:
-    procs: list[subprocess.Popen] = []
-
-    def hold(path: Path) -> subprocess.Popen:
-        p = subprocess.Popen(
-            [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
-        )
-        assert p.stdout is not None and p.stdout.readline().strip() == "held"
-        procs.append(p)
-        return p
-
-    yield hold
-    for p in procs:
-        p.kill()
-        p.wait()
 
 
 @pytest.mark.parametrize("state", ["no-checkpoint", "finished"])

@@ -84,25 +84,6 @@ def test_resume_refuses_another_dataset_or_other_versions_unless_forced(
 
 
 # ----------------------------------------------------------------------------- one writer
-HOLD = "import sys, time; from coopo.runlock import RunLock; RunLock.acquire(sys.argv[1]); print('held', flush=True); time.sleep(600)"
-
-
-@pytest.fixture
-def holder() -> Iterator:
-    procs: list[subprocess.Popen] = []
-
-    def hold(path: Path) -> subprocess.Popen:
-        p = subprocess.Popen(
-            [sys.executable, "-c", HOLD, str(path)], stdout=subprocess.PIPE, text=True
-        )
-        assert p.stdout is not None and p.stdout.readline().strip() == "held"
-        procs.append(p)
-        return p
-
-    yield hold
-    for p in procs:
-        p.kill()
-        p.wait()
 
 
 def test_a_second_writer_is_refused_naming_the_holder(runs, tmp_path: Path, holder, capsys):

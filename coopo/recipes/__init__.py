@@ -5,6 +5,7 @@ medium policy's recorded behaviour training (:mod:`coopo.recipes.behaviour`, abo
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from coopo.data.dataset import Dataset
@@ -61,25 +62,5 @@ def medium_replay(task: str, record: dict[str, Any]) -> Dataset:
     return ds
 
 
-def build_recipe(
-    task: str,
-    quality: str,
-    size: int | None = None,
-    seed: int = 0,
-    expert_policy: str | None = None,
-    num_envs: int = 8,
-    reference_episodes: int = REFERENCE_EPISODES,
-    vector_env: str = "sync",
-) -> Dataset:
-    """:func:`coopo.data.recipes.build_recipe`, every quality included."""
-    return _build_recipe(
-        task,
-        quality,
-        size,
-        seed,
-        expert_policy,
-        num_envs,
-        reference_episodes,
-        vector_env,
-        medium_replay=medium_replay,
-    )
+build_recipe = functools.partial(_build_recipe, medium_replay=medium_replay)
+""":func:`coopo.data.recipes.build_recipe`, every quality included (medium-replay too)."""

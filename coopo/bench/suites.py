@@ -597,6 +597,34 @@ SUITES: dict[str, Suite] = {
         targets=(60.0,),
         chunk_hours=2.5,
     ),
+    "cpu-new": Suite(
+        name="cpu-new",
+        description=(
+            "Does the default carry to tasks that shared nothing with its choice? COOPO, its "
+            "one-switch control (coopo-1cycle) and Cal-QL fine-tuning on ant-medium (an "
+            "environment no choice was made on) and halfcheetah-medium-replay, with the cpu "
+            "suite's budgets and settings, nothing retuned, 10 seeds."
+        ),
+        base=_CPU_HELDOUT_BASE,
+        datasets=("ant-medium", "halfcheetah-medium-replay"),
+        methods=(COOPO, COOPO_1CYCLE, calql_ft(CPU_CALQL_SAMPLES)),
+        seeds=tuple(range(10)),
+        seeds_per_run=5,
+        dataset_size=100_000,
+        budget_note=(
+            "The cpu suite's: 30k offline gradient steps and 30k online env steps per run "
+            "(COOPO: 3 cycles of 10k + 10k; the one-switch methods: 30k then 30k), "
+            "100k-transition ant-medium (halfcheetah-medium-replay: its whole replay buffer), "
+            f"Cal-QL with {CPU_CALQL_SAMPLES} sampled actions per source, evaluation every 2.5k "
+            "env steps with 10 episodes."
+        ),
+        estimated_hours=(
+            "~14 h on 2 CPU cores in chunks of <= 2.5 h (coopo bench --list), plus building "
+            "halfcheetah-medium-replay (re-running its behaviour training) in its first chunk"
+        ),
+        targets=(60.0,),
+        chunk_hours=2.5,
+    ),
     "ablations": Suite(
         name="ablations",
         description=(

@@ -403,8 +403,8 @@ def cpu_seconds(cell: Cell, side: str, updates: int) -> float:
 def run_coopo(spec: dict[str, Any]) -> dict[str, Any]:
     """coopo's side of one (cell, dataset) for ``spec['seeds']``, in this process (the caller
     starts it with one XLA thread)."""
+    from coopo.api import train
     from coopo.config import TrainConfig
-    from coopo.runner import train
 
     cell = cells()[spec["cell"]]
     seeds = tuple(spec["seeds"])

@@ -65,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     from coopo import provenance
     from coopo.bench.harness import prepare_dataset
     from coopo.bench.suites import SUITES, expand
-    from coopo.checkpoint import Counters
     from coopo.runner import Trainer
     from coopo.schedule import Phase
 
@@ -105,26 +104,24 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for spec, cfg in jobs:
         trainer = Trainer(cfg, Path(cfg.run_dir), Console(file=open(os.devnull, "w")))
-        state, counters = trainer.init_state(), Counters()
+        state = trainer.init_state()
         row: dict[str, object] = {"method": spec.method, "dataset": spec.dataset}
         try:
             if cfg.method != "online":
-                state = trainer.offline_phase(state, Phase("offline", cfg.scan_length, 0), counters)
+                state = trainer.offline_phase(state, Phase("offline", cfg.scan_length, 0))
                 jax.block_until_ready(state.offline)
                 t = clock()
-                state = trainer.offline_phase(state, Phase("offline", args.updates, 0), counters)
+                state = trainer.offline_phase(state, Phase("offline", args.updates, 0))
                 jax.block_until_ready(state.offline)
                 wall, cpu = since(t)
                 row["offline_algo"] = cfg.offline
                 row["offline_updates_per_s"] = args.updates / wall
                 row["offline_updates_per_cpu_s"] = args.updates / cpu
-                state = state.replace(online=trainer.to_online(state.offline, state.online))
-            counters.holder = "online"
             warm = 2 * cfg.update_every
-            state = trainer.online_phase(state, Phase("online", warm, 0), counters, 1)
+            state = trainer.online_phase(state, Phase("online", warm, 0), 1)  # hands over first
             jax.block_until_ready(state.online)
             t = clock()
-            state = trainer.online_phase(state, Phase("online", args.steps, 0), counters, 1)
+            state = trainer.online_phase(state, Phase("online", args.steps, 0), 1)
             jax.block_until_ready(state.online)
             wall, cpu = since(t)
             row["online_algo"] = cfg.online
@@ -134,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             row["online_steps_per_s"] = args.steps / wall
             row["online_steps_per_cpu_s"] = args.steps / cpu
             last = Phase("online", args.steps, 0)
-            trainer.evaluate(state, counters, last, boundary=False)
+            trainer.evaluate(state, last, boundary=False)
             t = clock()
-            trainer.evaluate(state, counters, last, boundary=False)
+            trainer.evaluate(state, last, boundary=False)
             row["eval_s"], row["eval_cpu_s"] = since(t)
             row["eval_episodes"] = cfg.eval_episodes
         finally:

@@ -194,7 +194,6 @@ def online_env_steps_per_second(
     commit)."""
     import dataclasses
 
-    from coopo.checkpoint import Counters
     from coopo.config import TrainConfig
     from coopo.runner import Trainer
     from coopo.schedule import Phase
@@ -203,9 +202,9 @@ def online_env_steps_per_second(
     trainer = Trainer(dataclasses.replace(cfg), Path("/tmp/coopo-bench-unused"))
     try:
         state = trainer.init_state()
-        state = trainer.online_phase(state, Phase("online", 1_000, 0), Counters(), 0)  # compile
+        state = trainer.online_phase(state, Phase("online", 1_000, 0), 0)  # compile
         t = time.perf_counter()
-        trainer.online_phase(state, Phase("online", steps, 0), Counters(), 1)
+        trainer.online_phase(state, Phase("online", steps, 0), 1)
         return seeds * steps / (time.perf_counter() - t)
     finally:
         trainer.close()

@@ -16,16 +16,16 @@ from coopo.version import __version__
 
 if TYPE_CHECKING:
     from coopo import data
+    from coopo.api import resume, train
     from coopo.config import TrainConfig
     from coopo.policy import load_policy
-    from coopo.runner import resume, train
 
 _LAZY = {
     "data": ("coopo.data", None),
     "TrainConfig": ("coopo.config", "TrainConfig"),
     "load_policy": ("coopo.policy", "load_policy"),
-    "resume": ("coopo.runner", "resume"),
-    "train": ("coopo.runner", "train"),
+    "resume": ("coopo.api", "resume"),
+    "train": ("coopo.api", "train"),
 }
 
 __all__ = ["TrainConfig", "__version__", "data", "load_policy", "resume", "train"]

@@ -48,12 +48,14 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+
+from coopo.schedule import Clock
 
 FORMAT = 3
 """Manifest format written: 3 adds ``manifest_crc32``; 2 (without it) still restores."""
@@ -64,9 +66,10 @@ CHUNK_BYTES = 64 << 20
 _NAME = re.compile(r"^phase-(\d+)(?:-step-(\d+))?$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Counters:
-    """Host-side progress, saved with every checkpoint."""
+    """Host-side progress, saved with every checkpoint; the runner makes a new one at each
+    step it records (phases see only the :class:`~coopo.schedule.Clock`)."""
 
     next_phase: int = 0
     env_steps: int = 0  # online env steps per seed
@@ -79,6 +82,14 @@ class Counters:
     phase_host: dict[str, Any] = field(default_factory=dict)  # an online phase's host state
     online_carry: int = 0  # env steps an online phase ended early with, owed to the next one
     anchored_score: float | None = None  # mean score at the end of the last offline phase
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(self.env_steps, self.grad_steps, self.progress_steps)
+
+    def at(self, clock: Clock, **changes: Any) -> Counters:
+        """These counters moved to ``clock``, with other ``changes``."""
+        return replace(self, **vars(clock), **changes)
 
 
 class CheckpointError(RuntimeError):

@@ -155,7 +155,7 @@ def _train(argv: list[str]) -> int:
         validate_config(cfg)
     except ConfigError as e:
         raise UsageError(str(e)) from None
-    from coopo.runner import train
+    from coopo.api import train
 
     result = train(cfg, console)
     _print_result(result)
@@ -178,7 +178,7 @@ def _train_config(preset: str, argv: list[str]) -> Any:
 def _print_result(result: object) -> None:
     import numpy as np
 
-    from coopo.runner import RunResult
+    from coopo.run_dir import RunResult
 
     assert isinstance(result, RunResult)
     if not result.finished:
@@ -217,7 +217,7 @@ def _resume(argv: list[str]) -> int:
             force: Resume even though the dataset or package versions changed (recorded in
                 the run directory's resume-log.jsonl).
         """
-        from coopo.runner import resume as do_resume
+        from coopo.api import resume as do_resume
 
         _print_result(do_resume(run_dir, max_phases, console, force=force))
 

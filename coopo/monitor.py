@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from coopo import checkpoint as ckpt
 from coopo.evaluation import Evaluation
 from coopo.logger import MetricsLogger, WandbOptions
-from coopo.schedule import Phase
+from coopo.schedule import Clock, Phase
 
 
 class TrainingDiverged(RuntimeError):
@@ -64,7 +64,7 @@ class RunMonitor:
             self.logger.close()
 
     def train_metrics(
-        self, prefix: str, metrics: dict[str, Any], phase: Phase, counters: ckpt.Counters
+        self, prefix: str, metrics: dict[str, Any], phase: Phase, clock: Clock
     ) -> None:
         """Record training metrics; stop the run if any became non-finite."""
         arrays = {k: np.asarray(v) for k, v in metrics.items()}
@@ -74,28 +74,26 @@ class RunMonitor:
                 last = ckpt.latest(self.run_dir)
                 raise TrainingDiverged(
                     f"{prefix}/{name} became non-finite (seeds {bad}) in the {phase.kind} phase of cycle "
-                    f"{phase.cycle + 1} at env_steps={counters.env_steps}, grad_steps={counters.grad_steps}; "
+                    f"{phase.cycle + 1} at env_steps={clock.env_steps}, grad_steps={clock.grad_steps}; "
                     f"last good checkpoint: {last or 'none yet'}"
                 )
-        self.write(prefix, arrays, phase, counters)
+        self.write(prefix, arrays, phase, clock)
 
-    def write(
-        self, prefix: str, arrays: dict[str, Any], phase: Phase, counters: ckpt.Counters
-    ) -> None:
+    def write(self, prefix: str, arrays: dict[str, Any], phase: Phase, clock: Clock) -> None:
         """One record per seed of (S,) arrays, with where the run is."""
         if self.logger is None:
             return
         where = {
             "cycle": phase.cycle,
             "phase": phase.kind,
-            "env_steps": counters.env_steps,
-            "grad_steps": counters.grad_steps,
+            "env_steps": clock.env_steps,
+            "grad_steps": clock.grad_steps,
         }
         for i, seed in enumerate(self.seeds):
             metrics = {f"{prefix}/{k}": float(v[i]) for k, v in arrays.items()}
-            self.logger.log(seed, counters.env_steps, where, metrics)
+            self.logger.log(seed, clock.env_steps, where, metrics)
 
-    def describe(self, phase: Phase, counters: ckpt.Counters, last: Evaluation | None) -> None:
+    def describe(self, phase: Phase, clock: Clock, last: Evaluation | None) -> None:
         if self.progress is None:
             return
         if last is None:
@@ -106,17 +104,17 @@ class RunMonitor:
             score = f"{np.mean(last.scores):.1f}"
         self.progress.update(
             self.bar,
-            completed=counters.progress_steps,
-            description=f"{phase.kind:7s} cycle {phase.cycle + 1}/{self.cycles}  env {counters.env_steps}  score {score}",
+            completed=clock.progress_steps,
+            description=f"{phase.kind:7s} cycle {phase.cycle + 1}/{self.cycles}  env {clock.env_steps}  score {score}",
         )
 
-    def phase_end(self, phase: Phase, counters: ckpt.Counters, ev: Evaluation) -> None:
+    def phase_end(self, phase: Phase, clock: Clock, ev: Evaluation) -> None:
         s = ev.scores if self.has_ref else ev.returns
         spread = f" ± {np.std(s):.1f} ({len(s)} seeds)" if len(s) > 1 else ""
         data = "" if self.data_level is None else f"  (data {self.data_level:.1f})"
         self.console.print(
-            f"cycle {phase.cycle + 1}/{self.cycles} {phase.kind:<7s} env {counters.env_steps:>7d} "
-            f"grad {counters.grad_steps:>7d}  {'normalized' if self.has_ref else 'return'} "
+            f"cycle {phase.cycle + 1}/{self.cycles} {phase.kind:<7s} env {clock.env_steps:>7d} "
+            f"grad {clock.grad_steps:>7d}  {'normalized' if self.has_ref else 'return'} "
             f"{np.mean(s):7.1f}{spread}{data}",
             soft_wrap=True,
         )

@@ -1,15 +1,16 @@
 """What a run is set up with before its first phase: the env's spaces, the dataset (checked
 against the env, normalised, on the device), the observation normaliser, the reference
-scores, the evaluation envs and the online phase's update strategy."""
+scores, the evaluation envs, and the two phases wired to the run's algorithms."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from coopo import phases
 from coopo.algorithms import Learner, RolloutLearner
 from coopo.config import TrainConfig
 from coopo.data import Dataset, DatasetError, resolve_dataset, validate_against_env
@@ -24,7 +25,8 @@ from coopo.evaluation import (
 )
 from coopo.normalization import Normalizer
 from coopo.phases import online_sampler, to_device
-from coopo.phases.online import OffPolicyUpdates, OnPolicyUpdates, Updates
+from coopo.phases.offline import OfflinePhase
+from coopo.phases.online import OffPolicyUpdates, OnlinePhase, OnPolicyUpdates, Updates
 from coopo.types import EnvSpec, Transition
 
 
@@ -147,3 +149,54 @@ def online_updates(cfg: TrainConfig, setup: RunSetup, algo: Learner) -> Updates:
         cfg.utd_ratio,
         random_until=cfg.random_steps if cfg.method == "online" else 0,
     )
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """The run's two phases and the jitted functions around them, for its two algorithms."""
+
+    offline: OfflinePhase
+    online: OnlinePhase
+    act: dict[str, Callable[..., Any]]
+    """Deterministic actions of each phase kind's policy (evaluation)."""
+    q_probe: dict[str, Callable[..., Any]]
+    """Each kind's critic on the data's and the policy's actions (docs/results/handoffs.md)."""
+    to_online: Callable[[Any, Any], Any]
+    """(offline state, online state) -> online state that starts from the offline networks."""
+    to_offline: Callable[[Any, Any], Any]
+
+
+def wire(cfg: TrainConfig, setup: RunSetup, offline: Learner, online: Learner) -> Wiring:
+    sample = phases.offline_sampler(
+        cfg.batch_size, setup.dataset_size, cfg.offline_data, cfg.offline_online_fraction
+    )
+    offline_phase = OfflinePhase(
+        phases.make_update_chunk(offline, sample),
+        setup.dataset,
+        cfg.scan_length,
+        cfg.offline_eval_interval,
+    )
+    online_phase = OnlinePhase.of(
+        online,
+        envs=setup.make_envs(),
+        seeds=setup.seeds,
+        scaler=setup.scaler,
+        normalizer=setup.normalizer,
+        reward_scale=cfg.reward_scale,
+        updates=online_updates(cfg, setup, online),
+        eval_interval=cfg.eval_interval,
+    )
+    algos = {"offline": offline, "online": online}
+    act = {k: phases.make_act(a, deterministic=True) for k, a in algos.items()}
+    probe = {k: phases.make_q_probe(a, cfg.network, setup.spec) for k, a in algos.items()}
+    if cfg.offline == cfg.online:
+        # One algorithm in both phases ("IQL fine-tuning"): its whole state carries over,
+        # optimizer moments and all; there is no handoff to convert.
+        return Wiring(offline_phase, online_phase, act, probe, _same, _same)
+    to_online = phases.make_handoff(offline, online)
+    to_offline = phases.make_handoff(online, offline)
+    return Wiring(offline_phase, online_phase, act, probe, to_online, to_offline)
+
+
+def _same(src: Any, dst: Any) -> Any:
+    return src

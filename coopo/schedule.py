@@ -14,8 +14,9 @@ phase, so the totals, and the comparison with the other methods, are unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 PhaseKind = Literal["offline", "online"]
 
@@ -44,6 +45,65 @@ def schedule(method: str, cycles: int, offline_steps: int, online_steps: int) ->
     if method == "online":
         return [Phase("online", K * N, 0)]
     raise ValueError(f"unknown method {method!r} (coopo, o2o, offline, online)")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a run of a method spends in all, from its schedule: the one place budget figures
+    come from (the runner's progress total, the bench's cost estimates, the report's
+    interaction axes)."""
+
+    offline_updates: int
+    """Offline gradient steps over all offline phases."""
+    online_env_steps: int
+    """Online env steps per seed over all online phases."""
+    phases: int
+    online_phases: int
+    online_phase_steps: int | None
+    """Env steps per seed of one online phase (None: the method has none)."""
+
+    @property
+    def progress_steps(self) -> int:
+        """Offline updates plus online env steps: the length of a run's progress bar."""
+        return self.offline_updates + self.online_env_steps
+
+    @classmethod
+    def of(cls, method: str, cycles: int, offline_steps: int, online_steps: int) -> Budget:
+        plan = schedule(method, cycles, offline_steps, online_steps)
+        online = [p.steps for p in plan if p.kind == "online"]
+        return cls(
+            offline_updates=sum(p.steps for p in plan if p.kind == "offline"),
+            online_env_steps=sum(online),
+            phases=len(plan),
+            online_phases=len(online),
+            online_phase_steps=online[0] if online else None,
+        )
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Budget:
+        """The budget of a run config as a mapping (a ``config.json`` or a suite's run)."""
+        keys = ("method", "cycles", "offline_steps", "online_steps")
+        return cls.of(*(config[k] for k in keys))
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where a run stands; a phase returns a new one, never changes the one it was given."""
+
+    env_steps: int = 0
+    """Online env steps per seed so far."""
+    grad_steps: int = 0
+    """Gradient updates so far (offline and online)."""
+    progress_steps: int = 0
+    """Offline updates plus online env steps so far (:attr:`Budget.progress_steps`)."""
+
+    def advanced(self, env: int = 0, grad: int = 0, progress: int = 0) -> Clock:
+        return replace(
+            self,
+            env_steps=self.env_steps + env,
+            grad_steps=self.grad_steps + grad,
+            progress_steps=self.progress_steps + progress,
+        )
 
 
 @dataclass(frozen=True)

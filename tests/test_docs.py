@@ -30,7 +30,7 @@ def test_mkdocs_build_strict(tmp_path: Path):
     for option in ("--offline-steps", "--cal-ql.num-samples", "--max-phases", "--export-d4rl"):
         assert option in cli, option  # rendered from the configs at build time
     api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
-    assert "coopo.runner.train" in api
+    assert "coopo.api.train" in api
 
 
 def test_readme_is_short_and_its_links_resolve():

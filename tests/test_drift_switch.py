@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from coopo import checkpoint as ckpt
+from coopo.api import resume, train
 from coopo.buffers import mark_last_truncated, replay_add, replay_init
 from coopo.config import ConfigError, validate_config
 from coopo.logger import read_metrics
-from coopo.runner import resume, train
 from coopo.schedule import DriftSwitch
 from coopo.types import NO_MC_RETURN, Transition
 
@@ -186,7 +186,8 @@ def test_the_drop_rule_compares_with_the_end_of_the_preceding_offline_phase(
 
 def test_online_phases_run_back_to_back_each_take_their_steps(tmp_path: Path):
     """Behaviour training (coopo data train-behaviour) calls the online phase again and again
-    with one counter set and no checkpoint between: each call runs its steps from step 0."""
+    with no checkpoint between: each call runs its steps from step 0, and returns a new record
+    of the run's progress instead of changing the one it started from."""
     from coopo.runner import Trainer
     from coopo.schedule import Phase
 
@@ -194,11 +195,14 @@ def test_online_phases_run_back_to_back_each_take_their_steps(tmp_path: Path):
     (tmp_path / "run").mkdir()
     trainer = Trainer(c, tmp_path / "run")
     try:
-        state, counters = trainer.init_state(), ckpt.Counters()
-        with trainer.monitor.open(counters, 200, False):
+        state, start = trainer.init_state(), ckpt.Counters()
+        with trainer.monitor.open(start, 200, False):
             for index in range(2):
-                state = trainer.online_phase(state, Phase("online", 100, 0), counters, index)
-                assert counters.env_steps == 100 * (index + 1)
-                assert counters.phase_step == 0 and counters.online_carry == 0
+                before = trainer.counters
+                state = trainer.online_phase(state, Phase("online", 100, 0), index)
+                assert before.env_steps == 100 * index  # the earlier record is untouched
+                assert trainer.counters.env_steps == 100 * (index + 1)
+                assert trainer.counters.phase_step == 0 and trainer.counters.online_carry == 0
+        assert start == ckpt.Counters()
     finally:
         trainer.close()

@@ -129,7 +129,7 @@ def test_training_is_the_same_with_async_envs(tmp_path: Path):
     base = dataclasses.replace(
         PRESETS["smoke"], seeds=(0, 1), progress=False, cycles=1, eval_interval=100
     )
-    from coopo.runner import train
+    from coopo.api import train
 
     out = {}
     for mode in ("sync", "async"):

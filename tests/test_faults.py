@@ -29,10 +29,10 @@ from hypothesis import strategies as st
 
 from coopo import checkpoint as ckpt
 from coopo import data
+from coopo.api import train
 from coopo.cli import main
 from coopo.config import PRESETS, config_to_dict
 from coopo.resume_point import pack
-from coopo.runner import train
 
 SMOKE = dataclasses.replace(PRESETS["smoke"], progress=False)
 
@@ -406,7 +406,7 @@ def test_config_json_records_the_datasets_absolute_path_next_to_the_typed_one(ru
 
 
 def test_resume_uses_the_typed_dataset_path_first_then_the_recorded_one(runs, tmp_path: Path):
-    from coopo.runner import read_run_config
+    from coopo.run_dir import read_run_config
 
     run = tmp_path / "run"
     run.mkdir()
@@ -525,7 +525,7 @@ def config_text() -> str:
 
 def _read_config(text: str | bytes) -> None:
     from coopo.config import ConfigError
-    from coopo.runner import read_run_config
+    from coopo.run_dir import read_run_config
 
     run = Path(tempfile.mkdtemp(prefix="coopo-fuzz-"))
     (run / "config.json").write_bytes(text if isinstance(text, bytes) else text.encode())

@@ -19,9 +19,9 @@ import pytest
 
 from coopo import checkpoint as ckpt
 from coopo import data
+from coopo.api import resume, train
 from coopo.config import PRESETS, ConfigError, validate_config
 from coopo.resume_point import CheckpointClock
-from coopo.runner import resume, train
 
 # 4 phases of 200 steps; 50 updates per jitted call and 50 env steps per collection, so a
 # checkpoint every 50 steps falls between calls. An evaluation at online step 100 writes a

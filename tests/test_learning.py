@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coopo.api import train
 from coopo.config import TrainConfig
 from coopo.data import build_dataset, write_npz
 from coopo.logger import read_metrics
@@ -20,7 +21,6 @@ from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ppo
 from coopo.policy import export_mlp_npz, load_policy
-from coopo.runner import train
 
 PENDULUM = TrainConfig(
     env_id="Pendulum-v1",

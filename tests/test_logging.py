@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from coopo.api import resume, train
 from coopo.config import PRESETS, TrainConfig
 from coopo.logger import read_metrics
-from coopo.runner import resume, train
 
 SMOKE = dataclasses.replace(
     PRESETS["smoke"], progress=False, build_size=1_000, offline_steps=150, online_steps=100

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from coopo import data
+from coopo.api import train
 from coopo.config import PRESETS
 from coopo.data import DatasetError
 from coopo.data.minari_format import read_with_minari
-from coopo.runner import train
 
 minari = pytest.importorskip("minari")
 

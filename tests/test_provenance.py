@@ -78,7 +78,7 @@ def test_run_directories_record_provenance_and_resume_warns_when_it_differs(tmp_
 
     from rich.console import Console
 
-    from coopo.runner import resume, train
+    from coopo.api import resume, train
 
     from .conftest import cfg
 

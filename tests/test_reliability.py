@@ -20,11 +20,11 @@ import pytest
 
 from coopo import checkpoint as ckpt
 from coopo import data
+from coopo.api import resume, train
 from coopo.cli import main
 from coopo.config import PRESETS
 from coopo.resume_check import ResumeMismatch, package_versions
 from coopo.runlock import RunLock, RunLocked
-from coopo.runner import resume, train
 
 SMOKE = dataclasses.replace(PRESETS["smoke"], progress=False)
 

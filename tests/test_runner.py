@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 from coopo import data
+from coopo.api import resume, train
 from coopo.config import (
     validate_config,
 )
@@ -19,7 +20,7 @@ from coopo.data import DatasetError
 from coopo.envs import EnvError
 from coopo.logger import read_metrics
 from coopo.policy import load_policy
-from coopo.runner import TrainingDiverged, resume, train
+from coopo.runner import TrainingDiverged
 
 from .conftest import cfg
 

@@ -17,6 +17,7 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -38,38 +39,16 @@ KEYS = ("observations", "actions", "rewards", "terminals", "timeouts", "next_obs
 
 
 def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
-    # Over 60 lines: the D4RL layout field by field, each with its own validation error.
+    """A D4RL ``.hdf5`` file as a :class:`Dataset`; every problem is a :class:`DatasetError`
+    naming the field. Without ``next_observations`` (the original D4RL layout), each row's
+    successor is the next row, and rows whose successor is not in the file are dropped."""
     src = str(path)
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as e:
         raise DatasetError(src, None, f"not a readable HDF5 file ({e})") from e
-    raw: dict[str, np.ndarray] = {}
     with f:
-        for key in ("observations", "actions", "rewards", "terminals"):
-            if key not in f:
-                raise DatasetError(src, key, "missing (not a D4RL file?)")
-        # Shapes first, data second: a field of another length, or one too large to load,
-        # is refused before anything is read.
-        n = None
-        for key in KEYS:
-            if key not in f:
-                continue
-            d = f[key]
-            if not isinstance(d, h5py.Dataset):
-                raise DatasetError(src, key, "is an HDF5 group, expected an array")
-            if d.ndim < 1:
-                raise DatasetError(src, key, f"expected one row per step, got shape {d.shape}")
-            n = d.shape[0] if n is None else n
-            if d.shape[0] != n:
-                raise DatasetError(src, key, f"length {d.shape[0]} != observations length {n}")
-            check_declared(src, key, d.shape, d.dtype)
-        for key in KEYS:
-            if key in f:
-                try:
-                    raw[key] = np.asarray(f[key][()])
-                except (OSError, ValueError, TypeError, MemoryError) as e:
-                    raise DatasetError(src, key, f"unreadable ({e})") from e
+        raw, n = _read_fields(src, f)
         try:
             meta_json = f.attrs.get(META_ATTR)
         except (OSError, ValueError, TypeError) as e:
@@ -79,44 +58,15 @@ def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
         raise DatasetError(src, "observations", f"needs at least one row, shape {obs.shape}")
     terminals = flags(src, "terminals", raw["terminals"])
     timeouts = flags(src, "timeouts", raw["timeouts"]) if "timeouts" in raw else np.zeros(n, bool)
-    next_obs = raw.get("next_observations")
     if terminals.ndim != 1 or timeouts.ndim != 1:
         bad = "terminals" if terminals.ndim != 1 else "timeouts"
         raise DatasetError(src, bad, f"expected shape ({n},), got {raw[bad].shape}")
-    try:
-        saved = json.loads(meta_json) if meta_json is not None else {}
-        if not isinstance(saved, dict):
-            raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
-        check_reference_scores(
-            src, f"{META_ATTR}/", saved.get("ref_min_score"), saved.get("ref_max_score")
-        )
-        metadata = DatasetMetadata.from_json({**dict(saved), "source": src})
-    except (ValueError, TypeError) as e:
-        raise DatasetError(src, META_ATTR, f"unreadable metadata ({e})") from e
+    metadata = _metadata(src, meta_json)
     if np.ndim(rewards) == 2 and np.shape(rewards)[1] == 1:
         rewards = rewards[:, 0]
+    next_obs = raw.get("next_observations")
     if next_obs is None:
-        if obs.ndim != 2 or obs.shape[0] != n:
-            raise DatasetError(src, "observations", f"expected ({n}, dim), got {obs.shape}")
-        keep = ~timeouts.copy()
-        keep[-1] = False  # no successor in the file
-        next_obs = np.concatenate([obs[1:], obs[-1:]])
-        truncated = np.zeros(n, bool)
-        # The step before a dropped one loses its successor's transition: truncate it there.
-        dropped = np.flatnonzero(~keep)
-        prev = dropped[dropped > 0] - 1
-        truncated[prev] = ~terminals[prev]
-        idx = np.flatnonzero(keep)
-        return make_dataset(
-            src,
-            metadata,
-            observations=obs[idx],
-            actions=actions[idx],
-            rewards=rewards[idx],
-            next_observations=next_obs[idx],
-            terminated=terminals[idx],
-            truncated=truncated[idx],
-        )
+        return _successors_from_next_rows(src, metadata, obs, actions, rewards, terminals, timeouts)
     return make_dataset(
         src,
         metadata,
@@ -126,6 +76,84 @@ def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
         next_observations=next_obs,
         terminated=terminals,
         truncated=timeouts & ~terminals,
+    )
+
+
+def _read_fields(src: str, f: h5py.File) -> tuple[dict[str, np.ndarray], int | None]:
+    """The D4RL fields of an open file and their common length. Shapes first, data second: a
+    field of another length, or one too large to load, is refused before anything is read."""
+    for key in ("observations", "actions", "rewards", "terminals"):
+        if key not in f:
+            raise DatasetError(src, key, "missing (not a D4RL file?)")
+    n = None
+    for key in KEYS:
+        if key not in f:
+            continue
+        d = f[key]
+        if not isinstance(d, h5py.Dataset):
+            raise DatasetError(src, key, "is an HDF5 group, expected an array")
+        if d.ndim < 1:
+            raise DatasetError(src, key, f"expected one row per step, got shape {d.shape}")
+        n = d.shape[0] if n is None else n
+        if d.shape[0] != n:
+            raise DatasetError(src, key, f"length {d.shape[0]} != observations length {n}")
+        check_declared(src, key, d.shape, d.dtype)
+    raw: dict[str, np.ndarray] = {}
+    for key in KEYS:
+        if key in f:
+            try:
+                raw[key] = np.asarray(f[key][()])
+            except (OSError, ValueError, TypeError, MemoryError) as e:
+                raise DatasetError(src, key, f"unreadable ({e})") from e
+    return raw, n
+
+
+def _metadata(src: str, meta_json: Any) -> DatasetMetadata:
+    """coopo's metadata attribute (absent in D4RL's own files)."""
+    try:
+        saved = json.loads(meta_json) if meta_json is not None else {}
+        if not isinstance(saved, dict):
+            raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
+        check_reference_scores(
+            src, f"{META_ATTR}/", saved.get("ref_min_score"), saved.get("ref_max_score")
+        )
+        return DatasetMetadata.from_json({**dict(saved), "source": src})
+    except (ValueError, TypeError) as e:
+        raise DatasetError(src, META_ATTR, f"unreadable metadata ({e})") from e
+
+
+def _successors_from_next_rows(
+    src: str,
+    metadata: DatasetMetadata,
+    obs: np.ndarray,
+    actions: np.ndarray,
+    rewards: np.ndarray,
+    terminals: np.ndarray,
+    timeouts: np.ndarray,
+) -> Dataset:
+    """Transitions of a file without ``next_observations``: a row's successor is the next row;
+    timeout rows and the last row (no successor in the file) are dropped."""
+    n = len(terminals)
+    if obs.ndim != 2 or obs.shape[0] != n:
+        raise DatasetError(src, "observations", f"expected ({n}, dim), got {obs.shape}")
+    keep = ~timeouts.copy()
+    keep[-1] = False  # no successor in the file
+    next_obs = np.concatenate([obs[1:], obs[-1:]])
+    truncated = np.zeros(n, bool)
+    # The step before a dropped one loses its successor's transition: truncate it there.
+    dropped = np.flatnonzero(~keep)
+    prev = dropped[dropped > 0] - 1
+    truncated[prev] = ~terminals[prev]
+    idx = np.flatnonzero(keep)
+    return make_dataset(
+        src,
+        metadata,
+        observations=obs[idx],
+        actions=actions[idx],
+        rewards=rewards[idx],
+        next_observations=next_obs[idx],
+        terminated=terminals[idx],
+        truncated=truncated[idx],
     )
 
 

@@ -112,32 +112,7 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
                         f"row shape {v.shape[1:]} differs from {names[0]}'s {parts[k][0].shape[1:]}",
                     )
                 parts[k].append(v)
-    check_reference_scores(str(meta_path), "", meta.get("ref_min_score"), meta.get("ref_max_score"))
-    try:
-        env_spec = meta.get("env_spec")
-        env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
-        if isinstance(env_spec, str):
-            spec = json.loads(env_spec)
-            env_id, env_kwargs = spec.get("id", ""), spec.get("kwargs", {}) or {}
-        extra = meta.get("coopo", {}) if isinstance(meta.get("coopo"), dict) else {}
-        act_space = (
-            json.loads(meta["action_space"]) if isinstance(meta.get("action_space"), str) else {}
-        )
-        metadata = DatasetMetadata.from_json(
-            {
-                "env_id": env_id,
-                "env_kwargs": dict(env_kwargs),
-                "ref_min_score": meta.get("ref_min_score"),
-                "ref_max_score": meta.get("ref_max_score"),
-                "dataset_id": meta.get("dataset_id", ""),
-                "source": str(d),
-                "action_low": act_space.get("low"),
-                "action_high": act_space.get("high"),
-                "extra": extra,
-            }
-        )
-    except (ValueError, TypeError, AttributeError) as e:
-        raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e
+    metadata = _minari_metadata(meta, d, meta_path)
     return _concatenated(src, metadata, parts)
 
 
@@ -247,29 +222,7 @@ def _assemble(src: str, meta: dict[str, Any], d: Path, episodes: Iterable[Episod
         parts["tr"].append(tr)
     if not parts["o"]:
         raise DatasetError(src, None, "no episodes")
-    check_reference_scores(
-        str(d / "data" / "metadata.json"), "", meta.get("ref_min_score"), meta.get("ref_max_score")
-    )
-    env_spec = meta.get("env_spec")
-    env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
-    if isinstance(env_spec, str):
-        spec = json.loads(env_spec)
-        env_id, env_kwargs = spec.get("id", ""), spec.get("kwargs", {}) or {}
-    extra = meta.get("coopo", {}) if isinstance(meta.get("coopo"), dict) else {}
-    act_space = (
-        json.loads(meta["action_space"]) if isinstance(meta.get("action_space"), str) else {}
-    )
-    metadata = DatasetMetadata(
-        env_id=env_id,
-        env_kwargs=env_kwargs,
-        ref_min_score=meta.get("ref_min_score"),
-        ref_max_score=meta.get("ref_max_score"),
-        dataset_id=meta.get("dataset_id", ""),
-        source=str(d),
-        action_low=tuple(act_space["low"]) if "low" in act_space else None,
-        action_high=tuple(act_space["high"]) if "high" in act_space else None,
-        extra=extra,
-    )
+    metadata = _minari_metadata(meta, d, d / "data" / "metadata.json")
     return _concatenated(src, metadata, parts)
 
 
@@ -279,8 +232,6 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
     The directory is written in full next to its destination and renamed into place, so an
     existing dataset is never left half-overwritten.
     """
-    # Over 60 lines: the Minari layout field by field (metadata.json, then the hdf5
-    # episodes), written next to the destination and renamed into place.
     root_path = Path(root) if root is not None else minari_root()
     if not dataset_id or dataset_id.startswith("/") or ".." in dataset_id.split("/"):
         raise ValueError(f"invalid dataset id {dataset_id!r}")
@@ -293,8 +244,29 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
         (tmp / "data").mkdir(parents=True)
     except OSError as e:
         raise DatasetError(str(root_path), None, f"data root is not writable ({e})") from e
+    episodes = _write_episodes(ds, tmp / "data" / "main_data.hdf5")
+    meta = _metadata_json(ds, dataset_id, episodes)
+    meta["dataset_size"] = _dataset_size(tmp / "data", meta)
+    (tmp / "data" / "metadata.json").write_text(json.dumps(meta, indent=1, allow_nan=False))
+    ns = dataset_id.split("/")[0]
+    ns_meta = root_path / ns / "namespace_metadata.json"
+    if "/" in dataset_id and not ns_meta.exists():
+        ns_meta.write_text("{}")
+    if dest.exists():
+        old = dest.with_name(dest.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
+    return dest
+
+
+def _write_episodes(ds: Dataset, path: Path) -> int:
+    """Minari's ``main_data.hdf5``: one group per episode; returns the number of episodes."""
     episodes = ds.episode_slices()
-    with h5py.File(tmp / "data" / "main_data.hdf5", "w") as f:
+    with h5py.File(path, "w") as f:
         for i, sl in enumerate(episodes):
             g = f.create_group(f"episode_{i}")
             g.attrs["id"] = i
@@ -305,6 +277,11 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
             g.create_dataset("rewards", data=ds.rewards[sl].astype(np.float64))
             g.create_dataset("terminations", data=ds.terminated[sl])
             g.create_dataset("truncations", data=ds.truncated[sl])
+    return len(episodes)
+
+
+def _metadata_json(ds: Dataset, dataset_id: str, episodes: int) -> dict[str, Any]:
+    """Minari's ``metadata.json`` fields (``dataset_size`` is filled in once the files exist)."""
     m = ds.metadata
     act_low = m.action_low if m.action_low is not None else -1.0
     act_high = m.action_high if m.action_high is not None else 1.0
@@ -312,7 +289,7 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
         "dataset_id": dataset_id,
         "minari_version": MINARI_VERSION,
         "data_format": "hdf5",
-        "total_episodes": len(episodes),
+        "total_episodes": episodes,
         "total_steps": ds.size,
         "observation_space": _box_json(ds.obs_dim, -np.inf, np.inf),
         "action_space": _box_json(ds.act_dim, act_low, act_high),
@@ -344,21 +321,7 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
         meta["ref_min_score"] = float(m.ref_min_score)
     if m.ref_max_score is not None:
         meta["ref_max_score"] = float(m.ref_max_score)
-    meta["dataset_size"] = _dataset_size(tmp / "data", meta)
-    (tmp / "data" / "metadata.json").write_text(json.dumps(meta, indent=1, allow_nan=False))
-    ns = dataset_id.split("/")[0]
-    ns_meta = root_path / ns / "namespace_metadata.json"
-    if "/" in dataset_id and not ns_meta.exists():
-        ns_meta.write_text("{}")
-    if dest.exists():
-        old = dest.with_name(dest.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
-    return dest
+    return meta
 
 
 def _fill_env_spec(meta: dict[str, Any], env_id: str, env_kwargs: dict[str, Any]) -> None:
@@ -402,3 +365,34 @@ def _concatenated(
         terminated=np.concatenate(parts["te"]),
         truncated=np.concatenate(parts["tr"]),
     )
+
+
+def _minari_metadata(meta: dict[str, Any], d: Path, meta_path: Path) -> DatasetMetadata:
+    """A Minari ``metadata.json``'s env spec, reference scores, action bounds and coopo's
+    own record, as :class:`DatasetMetadata` of the dataset directory ``d``."""
+    check_reference_scores(str(meta_path), "", meta.get("ref_min_score"), meta.get("ref_max_score"))
+    try:
+        env_spec = meta.get("env_spec")
+        env_id, env_kwargs = "", {}  # type: tuple[str, dict[str, Any]]
+        if isinstance(env_spec, str):
+            spec = json.loads(env_spec)
+            env_id, env_kwargs = spec.get("id", ""), spec.get("kwargs", {}) or {}
+        extra = meta.get("coopo", {}) if isinstance(meta.get("coopo"), dict) else {}
+        act_space = (
+            json.loads(meta["action_space"]) if isinstance(meta.get("action_space"), str) else {}
+        )
+        return DatasetMetadata.from_json(
+            {
+                "env_id": env_id,
+                "env_kwargs": dict(env_kwargs),
+                "ref_min_score": meta.get("ref_min_score"),
+                "ref_max_score": meta.get("ref_max_score"),
+                "dataset_id": meta.get("dataset_id", ""),
+                "source": str(d),
+                "action_low": act_space.get("low"),
+                "action_high": act_space.get("high"),
+                "extra": extra,
+            }
+        )
+    except (ValueError, TypeError, AttributeError) as e:
+        raise DatasetError(str(meta_path), None, f"unreadable Minari metadata ({e})") from e

@@ -123,8 +123,8 @@ def build_recipe(
     vector_env: str = "sync",
     medium_replay: Callable[[str, dict[str, Any]], Dataset] | None = None,
 ) -> Dataset:
-    # Over 60 lines: the five qualities' data, then one metadata block recording how the
-    # dataset was made (reference scores, hashes, noise); the qualities are small closures.
+    """The recipe ``task``-``quality`` built (its data, then the metadata recording how it was
+    made: reference scores, policy hashes, noise)."""
     env_id, kw = TASKS[task]
     size = size or DEFAULT_SIZE
     expert = None
@@ -134,39 +134,49 @@ def build_recipe(
     if quality in ("expert", "medium-expert") and expert is None:
         raise ValueError(f"recipe {task}-{quality} needs --expert-policy PATH (a policy .npz)")
 
-    def medium() -> Dataset:
-        path, _ = shipped_policy(task)
-        return build_dataset(
-            env_id, str(path), size, MEDIUM_NOISE, seed, kw, num_envs, vector_env=vector_env
-        )
-
-    def expert_data() -> Dataset:
-        assert expert_policy is not None
-        return build_dataset(
-            env_id, expert_policy, size, EXPERT_NOISE, seed + 1, kw, num_envs, vector_env=vector_env
-        )
+    def build(policy: str, noise: float, seed: int) -> Dataset:
+        return build_dataset(env_id, policy, size, noise, seed, kw, num_envs, vector_env=vector_env)
 
     if quality == "random":
-        ds = build_dataset(env_id, "random", size, 0.0, seed, kw, num_envs, vector_env=vector_env)
+        ds = build("random", 0.0, seed)
     elif quality == "medium":
-        ds = medium()
+        ds = build(str(shipped_policy(task)[0]), MEDIUM_NOISE, seed)
     elif quality == "expert":
-        ds = expert_data()
+        ds = build(str(expert_policy), EXPERT_NOISE, seed + 1)
     elif quality == "medium-expert":
-        m, e = medium(), expert_data()
-        ds = concatenate([m, e], m.metadata)
+        m = build(str(shipped_policy(task)[0]), MEDIUM_NOISE, seed)
+        ds = concatenate([m, build(str(expert_policy), EXPERT_NOISE, seed + 1)], m.metadata)
     else:  # medium-replay: re-run the recorded behaviour training and keep its replay buffer
-        if medium_replay is None:
-            raise DatasetError(
-                f"{task}-medium-replay",
-                None,
-                "is made by re-running the behaviour training: build it with `coopo data build "
-                f"{task}-medium-replay` (coopo.recipes.build_recipe)",
-            )
-        _, record = shipped_policy(task)
-        if not record:
-            raise DatasetError(task, None, "no training record for the shipped policy")
-        ds = medium_replay(task, record)
+        ds = _medium_replay(task, medium_replay)
+    return _with_recipe_metadata(ds, task, quality, seed, expert_policy, expert, reference_episodes)
+
+
+def _medium_replay(
+    task: str, medium_replay: Callable[[str, dict[str, Any]], Dataset] | None
+) -> Dataset:
+    if medium_replay is None:
+        raise DatasetError(
+            f"{task}-medium-replay",
+            None,
+            "is made by re-running the behaviour training: build it with `coopo data build "
+            f"{task}-medium-replay` (coopo.recipes.build_recipe)",
+        )
+    _, record = shipped_policy(task)
+    if not record:
+        raise DatasetError(task, None, "no training record for the shipped policy")
+    return medium_replay(task, record)
+
+
+def _with_recipe_metadata(
+    ds: Dataset,
+    task: str,
+    quality: str,
+    seed: int,
+    expert_policy: str | None,
+    expert: Any,
+    reference_episodes: int,
+) -> Dataset:
+    env_id, kw = TASKS[task]
     d4_min, d4_max = D4RL_REFERENCE_SCORES[task]
     ref_min = reference_return(task, None, reference_episodes, 10_000)
     ref_max = (

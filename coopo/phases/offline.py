@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from coopo.checkpoint import Counters
-from coopo.phases import PhaseHooks, RunState
+from coopo.phases import PhaseHooks, PhaseOutcome, RunState
+from coopo.schedule import Clock
 from coopo.types import Transition
 
 
@@ -23,8 +23,8 @@ class OfflinePhase:
     """Evaluate every this many updates (0: at the phase's end only, by the runner)."""
 
     def run(
-        self, state: RunState, steps: int, counters: Counters, hooks: PhaseHooks, start: int = 0
-    ) -> RunState:
+        self, state: RunState, steps: int, clock: Clock, hooks: PhaseHooks, start: int = 0
+    ) -> PhaseOutcome:
         """``steps`` updates; ``start`` of them were done before an in-phase checkpoint."""
         done = start
         while done < steps:
@@ -36,13 +36,11 @@ class OfflinePhase:
             )
             state = state.replace(offline=offline, key=key)
             done += k
-            counters.grad_steps += k
-            counters.progress_steps += k
-            hooks.log("offline", metrics, counters)
+            clock = clock.advanced(grad=k, progress=k)
+            hooks.log("offline", metrics, clock)
             if self.eval_interval and done % self.eval_interval == 0 and done < steps:
-                counters.holder = "offline"
-                hooks.evaluate(state, counters)
-            hooks.progress(counters)
-            if done < steps:  # nothing on the host: the state and counters are everything
-                hooks.checkpoint(state, counters, done - k, done, dict)
-        return state
+                hooks.evaluate(state, clock)
+            hooks.progress(clock)
+            if done < steps:  # nothing on the host: the state and the clock are everything
+                hooks.checkpoint(state, clock, done - k, done, dict)
+        return PhaseOutcome(state, clock, done)

@@ -25,10 +25,9 @@ import numpy as np
 
 from coopo.algorithms import Learner, RolloutLearner
 from coopo.buffers import mark_last_truncated
-from coopo.checkpoint import Counters
 from coopo.envs import ActionScaler, Vector, reset_where
 from coopo.normalization import Normalizer
-from coopo.phases import PhaseHooks, RunState
+from coopo.phases import PhaseHooks, PhaseOutcome, RunState
 from coopo.phases.jit import (
     Sampler,
     add_chunk,
@@ -38,6 +37,7 @@ from coopo.phases.jit import (
     to_device,
 )
 from coopo.resume_point import pack, replay_episodes, rng_from, rng_state, unpack
+from coopo.schedule import Clock
 from coopo.types import Metrics, Transition
 
 LOG_INTERVAL = 1_000  # online env steps between training-metric records
@@ -199,11 +199,11 @@ class OnlinePhase:
         state: RunState,
         steps: int,
         index: int,
-        counters: Counters,
+        clock: Clock,
         hooks: PhaseHooks,
         start: int = 0,
         host: dict[str, Any] | None = None,
-    ) -> RunState:
+    ) -> PhaseOutcome:
         """``steps`` env steps per seed; ``index`` (the phase's place in the schedule) seeds
         the resets and the random actions. Resumed inside the phase, ``start`` steps were done
         and ``host`` is the host state saved with them (:func:`host_state`)."""
@@ -228,7 +228,7 @@ class OnlinePhase:
             obs = reset_where(self.envs, np.ones(len(self.seeds), bool), seeds)
         while done < steps:
             n = min(self.updates.steps_per_update, steps - done)
-            state, obs, rows = self.collect(state, obs, n, counters, episodes, random_rng)
+            state, obs, rows = self.collect(state, obs, n, clock.env_steps, episodes, random_rng)
             if done + n >= steps:
                 # The phase ends mid-episode: the next phase resets the envs, so the stored
                 # episode ends here. Mark it truncated (bookkeeping; TD still bootstraps).
@@ -236,49 +236,44 @@ class OnlinePhase:
             chunk = to_device(rows["o"], rows["a"], rows["r"], rows["no"], rows["te"], rows["tr"])
             state = state.replace(buffer=add_chunk(state.buffer, chunk))
             done += n
-            counters.env_steps += n
-            counters.progress_steps += n
-            state, metrics, grad_steps = self.updates.update(state, chunk, counters.env_steps)
-            counters.grad_steps += grad_steps
+            clock = clock.advanced(env=n, progress=n)
+            state, metrics, grad_steps = self.updates.update(state, chunk, clock.env_steps)
+            clock = clock.advanced(grad=grad_steps)
             if metrics is not None:
                 for k, v in metrics.items():
                     sums[k] = sums.get(k, 0.0) + np.asarray(v)
                 calls += 1
-            if counters.env_steps % LOG_INTERVAL < n or done >= steps:
-                sums, calls = self._log(sums, calls, episodes, counters, hooks)
+            if clock.env_steps % LOG_INTERVAL < n or done >= steps:
+                sums, calls = self._log(sums, calls, episodes, clock, hooks)
             crossed = self.eval_interval and (
                 done // self.eval_interval > (done - n) // self.eval_interval
             )
             if crossed and done < steps:
-                counters.holder = "online"
-                hooks.evaluate(state, counters)
-                if hooks.stop(
-                    counters
-                ):  # drift: back to anchoring now, the episodes cut short here
+                hooks.evaluate(state, clock)
+                if hooks.stop(clock):  # drift: back to anchoring now, the episodes cut short here
                     state = state.replace(buffer=mark_last_truncated(state.buffer))
-                    sums, calls = self._log(sums, calls, episodes, counters, hooks)
-                    hooks.progress(counters)
+                    sums, calls = self._log(sums, calls, episodes, clock, hooks)
+                    hooks.progress(clock)
                     break
-            hooks.progress(counters)
+            hooks.progress(clock)
             if done < steps:
                 snapshot = partial(host_state, episodes, random_rng, sums, calls)
-                hooks.checkpoint(state, counters, done - n, done, snapshot)
-        counters.phase_step = done  # == steps unless hooks.stop ended the phase early
-        return state
+                hooks.checkpoint(state, clock, done - n, done, snapshot)
+        return PhaseOutcome(state, clock, done)  # done == steps unless hooks.stop ended it
 
     @staticmethod
     def _log(
         sums: dict[str, Any],
         calls: int,
         episodes: Episodes,
-        counters: Counters,
+        clock: Clock,
         hooks: PhaseHooks,
     ) -> tuple[dict[str, Any], int]:
         """Log the mean update metrics and the finished episodes since the last record; the
         sums start again."""
         record = {k: v / max(calls, 1) for k, v in sums.items()} | episodes.record()
         if record:
-            hooks.log("online", record, counters)
+            hooks.log("online", record, clock)
         return {}, 0
 
     def collect(
@@ -286,7 +281,7 @@ class OnlinePhase:
         state: RunState,
         obs: np.ndarray,
         n: int,
-        counters: Counters,
+        env_steps: int,
         episodes: Episodes,
         random_rng: np.random.Generator,
     ) -> tuple[RunState, np.ndarray, dict[str, np.ndarray]]:
@@ -303,7 +298,7 @@ class OnlinePhase:
         }
         for t in range(n):
             obs_n = self.normalizer.numpy(obs)
-            if counters.env_steps + t < self.updates.random_until:
+            if env_steps + t < self.updates.random_until:
                 actions = random_rng.uniform(-1.0, 1.0, (S, act_dim)).astype(np.float32)
             else:
                 a, key = self.explore(state.online, jnp.asarray(obs_n), state.key)

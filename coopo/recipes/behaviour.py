@@ -43,7 +43,8 @@ def train_behaviour(
     """
     # Just over 60 lines: a third of it is the record of how the policy was trained.
     from coopo.policy import export_mlp_npz
-    from coopo.runner import Trainer, write_results
+    from coopo.run_dir import write_results
+    from coopo.runner import Trainer
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,9 +52,7 @@ def train_behaviour(
     trainer = Trainer(cfg, out / "run")
     (out / "run").mkdir(exist_ok=True)
     try:
-        state, counters, curve, snapshots, last = _train_until(
-            trainer, target_return, max_steps, eval_every
-        )
+        state, curve, snapshots, last = _train_until(trainer, target_return, max_steps, eval_every)
         # D4RL's early stopping: the policy of the first evaluation that reaches the target.
         # (Choosing the snapshot closest to the target instead picked hopper policies that
         # stand still for 1000 steps and collect the alive bonus.) The replay data is what
@@ -63,10 +62,10 @@ def train_behaviour(
         state = state.replace(
             online=state.online.replace(actor=state.online.actor.replace(params=actor))
         )
-        trainer.export_policy(state, counters)
+        trainer.export_policy(state)
         # results.json: the chosen policy's return (the scores are the last evaluation's)
         chosen = dataclasses.replace(last, returns=np.array([curve[best][1]]))
-        write_results(out / "run", [seed], chosen, counters)
+        write_results(out / "run", [seed], chosen, trainer.counters)
         source = f"replay buffer of {out / 'run'}"
         replay = _replay_dataset(
             state.buffer.data, n, trainer.setup.scaler, env_id, env_kwargs or {}, source, seed
@@ -128,40 +127,39 @@ def _sac_config(
 
 def _train_until(
     trainer: Any, target_return: float, max_steps: int, eval_every: int
-) -> tuple[Any, Any, list[tuple[int, float]], list[tuple[Any, int]], Any]:
+) -> tuple[Any, list[tuple[int, float]], list[tuple[Any, int]], Any]:
     """Online phases of ``eval_every`` steps, each followed by an evaluation, until one reaches
-    the target: (state, counters, curve of (env steps, return), (actor params, replay rows) at
+    the target: (state, curve of (env steps, return), (actor params, replay rows) at
     each evaluation, the last evaluation)."""
-    from coopo.checkpoint import Counters
     from coopo.schedule import Phase
 
     env_id = trainer.cfg.env_id
     curve: list[tuple[int, float]] = []
     snapshots: list[tuple[Any, int]] = []
-    state, counters = trainer.init_state(), Counters()
+    state = trainer.init_state()
     index = 0
     with make_progress() as bar:  # on a terminal only
         task = bar.add_task(f"training {env_id} behaviour policy (SAC)", total=max_steps)
-        while counters.env_steps < max_steps:
-            phase = Phase("online", min(eval_every, max_steps - counters.env_steps), 0)
-            state = trainer.online_phase(state, phase, counters, index)
-            counters.holder = "online"
-            last = trainer.evaluate(state, counters, phase, boundary=False)
-            curve.append((counters.env_steps, float(last.returns[0])))
+        while trainer.counters.env_steps < max_steps:
+            steps = min(eval_every, max_steps - trainer.counters.env_steps)
+            phase = Phase("online", steps, 0)
+            state = trainer.online_phase(state, phase, index)
+            last = trainer.evaluate(state, phase, boundary=False)
+            curve.append((trainer.counters.env_steps, float(last.returns[0])))
             snapshots.append((state.online.actor.params, int(state.buffer.size[0])))
             bar.update(
                 task,
-                completed=counters.env_steps,
+                completed=trainer.counters.env_steps,
                 description=f"training {env_id} behaviour policy (SAC): return "
                 f"{curve[-1][1]:.0f} / target {target_return:.0f}",
             )
             trainer.console.print(
-                f"{env_id}: env steps {counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
+                f"{env_id}: env steps {trainer.counters.env_steps:>7d}  return {curve[-1][1]:8.1f}"
             )
             index += 1
             if curve[-1][1] >= target_return:
                 break
-    return state, counters, curve, snapshots, last
+    return state, curve, snapshots, last
 
 
 def _replay_dataset(

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from coopo.api import train
 from coopo.bench import harness
 from coopo.bench.harness import BenchError, run_suite
 from coopo.bench.suites import SUITES, expand
 from coopo.cli import main
 from coopo.config import config_from_dict, validate_config
-from coopo.runner import train
 
 SMOKE = SUITES["smoke"]
 

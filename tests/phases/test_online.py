@@ -17,10 +17,9 @@ def test_online_collection_keeps_terminated_and_truncated_apart(tmp_path: Path):
     c = cfg(tmp_path, env_kwargs={"max_episode_steps": "3"}, seeds=(0,))
     trainer = Trainer(c, tmp_path / "run")
     try:
-        from coopo.checkpoint import Counters
         from coopo.schedule import Phase
 
-        state = trainer.online_phase(trainer.init_state(), Phase("online", 100, 0), Counters(), 0)
+        state = trainer.online_phase(trainer.init_state(), Phase("online", 100, 0), 0)
     finally:
         trainer.close()
     buf = state.buffer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coopo.schedule import num_cycles, schedule
+from coopo.schedule import Budget, Clock, num_cycles, schedule
 
 
 @pytest.mark.parametrize("method", ["coopo", "o2o", "offline", "online"])
@@ -24,3 +24,30 @@ def test_num_cycles_counts_the_cycles_of_the_schedule(method):
     plan = schedule(method, 3, 10, 20)
     assert num_cycles(method, 3) == len({p.cycle for p in plan})
     assert num_cycles(method, 3) == (3 if method == "coopo" else 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "want"),
+    [
+        ("coopo", (300, 120, 6, 3, 40)),
+        ("o2o", (300, 120, 2, 1, 120)),
+        ("offline", (300, 0, 1, 0, None)),
+        ("online", (0, 120, 1, 1, 120)),
+    ],
+)
+def test_budget_is_read_off_the_schedule(method, want):
+    config = {"method": method, "cycles": 3, "offline_steps": 100, "online_steps": 40, "x": 1}
+    b = Budget.from_config(config)
+    got = (b.offline_updates, b.online_env_steps, b.phases, b.online_phases, b.online_phase_steps)
+    assert got == want
+    assert b.progress_steps == want[0] + want[1]
+    assert b == Budget.of(method, 3, 100, 40)
+
+
+def test_clock_advances_into_a_new_value():
+    start = Clock()
+    later = start.advanced(env=50, grad=100, progress=50).advanced(grad=7)
+    assert (later.env_steps, later.grad_steps, later.progress_steps) == (50, 107, 50)
+    assert start == Clock(0, 0, 0)
+    with pytest.raises(AttributeError):
+        later.env_steps = 1  # type: ignore[misc]

@@ -52,7 +52,7 @@ def _coopo(*args: str) -> None:
 
 def _digest(run_dir: Path) -> dict[str, str]:
     files = ["results.json", "metrics.jsonl"]
-    files += sorted(str(p.relative_to(run_dir)) for p in run_dir.glob("policy*") if p.is_file())
+    files += sorted(str(p.relative_to(run_dir)) for p in (run_dir / "policy").iterdir())
     return {f: hashlib.sha256((run_dir / f).read_bytes()).hexdigest() for f in files}
 
 

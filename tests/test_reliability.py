@@ -287,9 +287,9 @@ def test_a_run_stops_on_a_ctrl_c_that_was_swallowed_inside_a_phase(
 @pytest.mark.slow
 def test_a_killed_bench_worker_resumes_with_nothing_lost(tmp_path: Path, holder):
     from coopo.bench import harness
-    from coopo.bench.suites import SUITES
+    from tests.conftest import project_suites
 
-    smoke = SUITES["smoke"]
+    smoke = project_suites().SUITES["smoke"]
     kw = {
         "methods": ("coopo",),
         "seeds": (0,),

@@ -271,7 +271,7 @@ def _with_missing(recorded: dict, defaults: dict, wanted: dict) -> dict:
 def spec_record(spec: RunSpec, dataset: Path, estimate: float | None = None) -> dict[str, Any]:
     """What ``bench.json`` holds: the run's spec, and ``estimate`` (the suite's cost estimate
     in seconds, which the report sets beside the measured wall time) where there is one."""
-    record = {
+    record: dict[str, Any] = {
         "suite": spec.suite,
         "dataset": spec.dataset,
         "method": spec.method,

@@ -38,26 +38,31 @@ from pathlib import Path
 import numpy as np
 
 
+def run_dirs(results: Path) -> list[Path]:
+    """The run directories of a results directory that hold metrics (plain while a run
+    trains, compressed once it has finished)."""
+    return sorted({f.parent for f in results.glob("runs/*/*/*/metrics.jsonl*")})
+
+
 def unfinished(results: Path) -> set[tuple[str, str]]:
     """(dataset, method) cells with a run that has no ``results.json`` (in progress or
     stopped): their "final" is only their latest evaluations, marked "(unfinished)"."""
     return {
-        (f.parts[-4], f.parts[-3])
-        for f in results.glob("runs/*/*/*/metrics.jsonl")
-        if not (f.parent / "results.json").exists()
+        (d.parts[-3], d.parts[-2]) for d in run_dirs(results) if not (d / "results.json").exists()
     }
 
 
 def load_runs(results: Path, finished_only: bool = False) -> dict[tuple[str, str], list[dict]]:
     """Every run's metrics by (dataset, method), the seeds of a cell's run directories
     together; ``finished_only`` leaves out run directories without ``results.json``."""
+    from coopo.jsonfile import read_metrics
+
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for f in sorted(results.glob("runs/*/*/*/metrics.jsonl")):
-        if finished_only and not (f.parent / "results.json").exists():
+    for d in run_dirs(results):
+        if finished_only and not (d / "results.json").exists():
             continue
-        dataset, method = f.parts[-4], f.parts[-3]
-        for line in f.open():
-            r = json.loads(line)
+        dataset, method = d.parts[-3], d.parts[-2]
+        for r in read_metrics(d):
             if "eval/q_policy" in r:  # how far above the data's actions the critic rates pi's
                 r["eval/q_gap"] = r["eval/q_policy"] - r["eval/q_data"]
             runs[(dataset, method)].append(r)

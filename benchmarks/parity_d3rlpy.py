@@ -367,7 +367,7 @@ def reference_scores(dataset: str) -> tuple[float, float]:
 
 # ----------------------------------------------------------------------------- cost
 # Seconds per update of one single-threaded process on this project's 2-core CPU. coopo:
-# coopo.bench.suites.CPU_WORKER_RATES (AWAC-KL, IQL measured; a CQL / Cal-QL update costs
+# CPU_WORKER_RATES in benchmarks/suites.py (AWAC-KL, IQL measured; a CQL / Cal-QL update costs
 # a + b * samples; TD3+BC is not measured and is taken at an AWAC-KL update). d3rlpy: its AWAC
 # and IQL rows of benchmarks/results/throughput-cpu-2core.json were 2.95x and 2.91x slower
 # than coopo's; the other algorithms are assumed 2.9x slower than coopo's too (not measured).
@@ -378,9 +378,9 @@ assumed about 10x coopo's jitted one: a guess)."""
 
 
 def seconds_per_update(cell: Cell) -> float:
-    from coopo.bench.suites import CPU_WORKER_RATES
+    from coopo.bench.suites import run_suite_file
 
-    rates = CPU_WORKER_RATES
+    rates = run_suite_file(Path(__file__).with_name("suites.py")).CPU_WORKER_RATES
     if cell.coopo_algorithm in ("cql", "cal_ql"):
         a, b = rates["calql_update_s"]
         return float(a + b * cell.coopo_fields["num_samples"])
@@ -414,13 +414,13 @@ def run_coopo(spec: dict[str, Any]) -> dict[str, Any]:
     )
     wall = time.perf_counter() - t
     per_seed: dict[str, Any] = {str(s): [] for s in spec["seeds"]}
-    with open(Path(spec["run_dir"]) / "metrics.jsonl") as f:
-        for line in f:
-            row = json.loads(line)
-            if "eval/normalized_score" in row:
-                per_seed[str(row["seed"])].append(
-                    [int(row["grad_steps"]), float(row["eval/normalized_score"])]
-                )
+    from coopo.jsonfile import read_metrics
+
+    for row in read_metrics(spec["run_dir"]):
+        if "eval/normalized_score" in row:
+            per_seed[str(row["seed"])].append(
+                [int(row["grad_steps"]), float(row["eval/normalized_score"])]
+            )
     return {"evals": {s: _dedupe(e) for s, e in per_seed.items()}, "wall_s": wall}
 
 
@@ -603,7 +603,7 @@ def grid_lines(algos: list[str], datasets: list[str], seeds: list[int], updates:
     out += [
         "",
         f"total: {total:.1f} CPU-hours (one core per process; halve for wall hours on both "
-        "cores of this machine). coopo from measured rates (coopo.bench.suites), d3rlpy's "
+        "cores of this machine). coopo from measured rates (benchmarks/suites.py), d3rlpy's "
         f"assumed {D3RLPY_SLOWDOWN}x coopo's per update (measured for AWAC and IQL only) and "
         f"{EVAL_SECONDS['d3rlpy']:.0f} s per evaluation (a guess)",
         "",

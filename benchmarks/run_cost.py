@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from coopo import provenance
     from coopo.bench.harness import prepare_dataset
-    from coopo.bench.suites import SUITES, expand
+    from coopo.bench.suites import expand, load_suites
     from coopo.runner import Trainer
     from coopo.schedule import Phase
 
-    suite = SUITES[args.suite]
+    suite = load_suites(Path(__file__).with_name("suites.py"))[args.suite]
     console = Console(stderr=True)
     dataset = Path(args.dataset) if args.dataset else None
     specs = [s for s in expand(suite, (0,)) if s.dataset == suite.datasets[0]]

@@ -47,8 +47,9 @@ verbs:
   resume       continue a run from its latest checkpoint (phase boundaries and inside phases)
   eval         evaluate a run's final policy on fresh episodes
   export       write a run's final policy as a plain-MLP .npz behaviour-policy file
-__DATA__  bench SUITE  run a benchmark grid (methods x datasets x seeds) into one results directory;
-               suites: smoke, cpu, ablations, paper (coopo bench --list)
+__DATA__  bench FILE.py:SUITE
+               run a benchmark grid (methods x datasets x seeds) into one results directory;
+               a suite is written in a Python file (coopo bench --help, coopo bench --list FILE.py)
   report DIR   aggregate a results directory into a Markdown + HTML report with figures
 """.replace("__DATA__", DATA_VERBS)
 
@@ -197,8 +198,8 @@ def _print_result(result: object) -> None:
         "next:\n"
         f"  coopo eval {run}                 score the final policy on 10 fresh episodes\n"
         f"  tensorboard --logdir {run}/tb    the training curves (pip install tensorboard)\n"
-        "  coopo bench smoke --out bench/smoke   COOPO and baselines at equal budgets, with a "
-        "report (pip install 'coopo[report]')\n"
+        "  coopo bench FILE.py:SUITE       COOPO and baselines at equal budgets, with a report "
+        "(a suite file: docs/guides/benchmarks.md)\n"
         "  coopo train --preset full       the full-strength settings (3 x 20k + 20k steps)",
         soft_wrap=True,
         markup=False,
@@ -450,80 +451,95 @@ def _data_info(argv: list[str]) -> int:
     return 0
 
 
+BENCH_FORM = "coopo bench FILE.py:SUITE [options]"
+
+
 def _bench(argv: list[str]) -> int:
-    # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
-    # turns into `coopo bench SUITE --help`.
-    if argv and argv[0] == "--list" or not argv:
-        from coopo.bench.suites import SUITES, chunk_plan, estimate_seconds, expand
-
-        table = Table("suite", "runs", "datasets", "methods", "seeds", "CPU h (estimate)", "notes")
-        for s in SUITES.values():
-            specs = expand(s)
-            table.add_row(
-                s.name,
-                str(len(specs)),
-                ", ".join(s.datasets) if len(s.datasets) < 5 else f"{len(s.datasets)} datasets",
-                ", ".join(m.name for m in s.methods),
-                str(len(s.seeds)),
-                f"{sum(estimate_seconds(x) for x in specs) / 3600:.1f}",
-                s.estimated_hours,
-            )
-        console.print(table)
-        for s in SUITES.values():
-            plan = chunk_plan(s)
-            if not plan:
-                continue
-            console.print(
-                f"\n[bold]{s.name}[/] in {len(plan)} chunks of at most {s.chunk_hours:g} h on 2 "
-                f"workers ({sum(c.hours for c in plan):.1f} h in all, an upper bound from "
-                "CPU_WORKER_RATES in coopo/bench/suites.py); each command continues its chunk:"
-            )
-            for i, c in enumerate(plan, 1):
-                console.print(
-                    f"  {i}. ~{c.hours:.1f} h: coopo bench {s.name} --chunk {i} --out DIR"
-                    f"   (= {' '.join(c.args(s))})",
-                    soft_wrap=True,
-                )
-        return 0 if argv else 2
-    name = argv[0]
-    if name in HELP_FLAGS:
-        # No suite named yet: describe the verb, list the suites, show the options.
+    if not argv:
+        raise UsageError(f"coopo bench needs a suite: {BENCH_FORM} (coopo bench --help)")
+    spec = argv[0]
+    if spec == "--list":
+        return _bench_list(argv[1:])
+    if spec in HELP_FLAGS or argv[1:] in (["-h"], ["--help"]):
+        # The options are the same for every suite: no suite file is read for the help.
         return _cached_help("bench", lambda: _bench_help(bench_function(None, argv)))
-    if name.startswith("-"):
+    if spec.startswith("-"):
         raise UsageError(
-            f"unknown option {name!r}: coopo bench SUITE [options] (coopo bench --help, "
-            "coopo bench --list)"
+            f"unknown option {spec!r}: {BENCH_FORM} (coopo bench --help, coopo bench --list FILE.py)"
         )
-    from coopo.bench.harness import get_suite
+    (suite,) = _load_suites(spec, whole_file=False)
+    return int(_cli(bench_function(suite, argv), argv[1:], f"coopo bench {spec}"))
 
-    if argv[1:] in (["-h"], ["--help"]):
-        return _cached_help(
-            f"bench {name}",
-            lambda: _cli(bench_function(get_suite(name), argv), argv[1:], f"coopo bench {name}"),
+
+def _load_suites(spec: str, whole_file: bool) -> list[Any]:
+    """The suite ``FILE.py:NAME`` names (or, ``whole_file``, every suite of a ``FILE.py``); a
+    missing file or an unknown name is a usage error (listing the file's suites)."""
+    from coopo.bench.suites import SuiteSpecError, load_suite, load_suites
+
+    try:
+        if whole_file and ":" not in spec and Path(spec).is_file():
+            return list(load_suites(spec).values())
+        return [load_suite(spec)]
+    except SuiteSpecError as e:
+        raise UsageError(str(e)) from None
+
+
+def _bench_list(argv: list[str]) -> int:
+    """``coopo bench --list FILE.py[:NAME]``: the suites' grids, cost estimates and chunks."""
+    from coopo.bench.suites import chunk_plan, expand
+
+    if len(argv) != 1 or argv[0].startswith("-"):
+        raise UsageError("coopo bench --list FILE.py (or FILE.py:SUITE) lists a file's suites")
+    file = argv[0].rpartition(":")[0] or argv[0]
+    suites = _load_suites(argv[0], whole_file=True)
+    table = Table("suite", "runs", "datasets", "methods", "seeds", "worker h (estimate)", "notes")
+    for s in suites:
+        specs = expand(s)
+        hours = f"{sum(map(s.cost, specs)) / 3600:.1f}" if s.cost else "-"
+        table.add_row(
+            s.name,
+            str(len(specs)),
+            ", ".join(s.datasets) if len(s.datasets) < 5 else f"{len(s.datasets)} datasets",
+            ", ".join(m.name for m in s.methods),
+            str(len(s.seeds)),
+            hours,
+            s.estimated_hours,
         )
-    suite = get_suite(name)
-    return int(_cli(bench_function(suite, argv), argv[1:], f"coopo bench {name}"))
+    console.print(table)
+    for s in suites:
+        plan = chunk_plan(s)
+        if not plan:
+            continue
+        console.print(
+            f"\n[bold]{s.name}[/] in {len(plan)} chunks of at most {s.chunk_hours:g} h on 2 "
+            f"workers ({sum(c.hours for c in plan):.1f} h in all, from the suite's cost "
+            "estimate); each command continues its chunk:"
+        )
+        for i, c in enumerate(plan, 1):
+            console.print(
+                f"  {i}. ~{c.hours:.1f} h: coopo bench {file}:{s.name} --chunk {i} --out DIR"
+                f"   (= {' '.join(c.args(s))})",
+                soft_wrap=True,
+            )
+    return 0
 
 
 def _bench_help(bench: object) -> int:
-    from coopo.bench.suites import SUITES
-
-    suites = "\n".join(f"  {s.name:10s} {s.description}" for s in SUITES.values())
     description = (
-        "coopo bench SUITE [options]: "
+        f"{BENCH_FORM}: "
         + inspect.cleandoc(getattr(bench, "__doc__", "") or "").split("\n\n")[0].replace("\n", " ")
-        + f"\n\nsuites (coopo bench --list for their grids and cost estimates):\n{suites}"
+        + "\n\nSUITE names a suite (coopo.bench.suites.Suite) defined in a Python file: "
+        "FILE.py:NAME, e.g. benchmarks/suites.py:cpu in coopo's repository, whose own suites "
+        "are there (docs/guides/benchmarks.md shows how to write one). coopo bench --list "
+        "FILE.py lists a file's suites with their grids, cost estimates and chunk plans."
     )
-    tyro.cli(bench, args=["--help"], prog="coopo bench SUITE", description=description)  # type: ignore[call-overload]
+    tyro.cli(bench, args=["--help"], prog="coopo bench FILE.py:SUITE", description=description)  # type: ignore[call-overload]
     return 0
 
 
 def bench_function(suite: object, argv: list[str]) -> Any:
-    """The options of ``coopo bench SUITE`` as a function tyro reads (run when ``suite`` is set)."""
-    # Over 60 lines: most of it is the nested `bench` signature and docstring, which tyro
-    # turns into `coopo bench SUITE --help`.
-    from coopo.bench.harness import run_suite
-    from coopo.bench.suites import Suite, chunk_plan
+    """The options of ``coopo bench FILE.py:SUITE`` as a function tyro reads (run when
+    ``suite`` is set)."""
 
     def bench(
         out: Path | None = None,
@@ -542,34 +558,32 @@ def bench_function(suite: object, argv: list[str]) -> Any:
     ) -> int:
         """Run a benchmark suite's grid (methods x datasets x seeds at equal budgets) into one
         results directory. Finished runs are skipped and interrupted ones resumed, so the same
-        command continues a bench.
+        command continues a bench; a finished run keeps its final policy and compressed
+        metrics, not its checkpoints.
 
         Args:
             out: Results directory (default: bench/<suite>).
             seeds: Seeds to run instead of the suite's.
             methods: Only these methods of the suite.
             datasets: Only these datasets of the suite.
-            chunk: Only chunk N (1-based) of the suite's chunk plan (coopo bench --list).
+            chunk: Only chunk N (1-based) of the suite's chunk plan (coopo bench --list FILE.py).
             workers: Local runs in parallel (default: the number of CPU cores).
             backend: local (one process per run) or ray (one Ray task per run; pip install 'coopo[ray]').
             ray_address: Ray cluster address (default: start a local Ray instance, or RAY_ADDRESS).
             cpus_per_run: Ray CPUs requested by each run.
             gpus_per_run: Ray GPUs requested by each run.
-            keep_checkpoints: Keep finished runs' checkpoints (deleted by default to save space).
+            keep_checkpoints: Keep finished runs' checkpoints and plain metrics.jsonl (to resume them for more phases).
             expert_policy_dir: Directory with <task>-expert.npz, for expert and medium-expert recipes.
             report: Write the report (coopo report) when every run has finished.
         """
+        from coopo.bench.harness import run_suite
+        from coopo.bench.suites import Suite
+
         assert isinstance(suite, Suite)
         target = out or Path("bench") / suite.name
         target.mkdir(parents=True, exist_ok=True)
         if chunk:
-            plan = chunk_plan(suite)
-            if not 1 <= chunk <= len(plan):
-                raise UsageError(
-                    f"--chunk: suite {suite.name} has {len(plan)} chunks; {chunk} is not one"
-                )
-            c = plan[chunk - 1]
-            seeds, datasets, methods = c.seeds, c.datasets, c.methods
+            seeds, datasets, methods = _chunk_selection(suite, chunk)
         summary = run_suite(
             suite,
             target,
@@ -589,22 +603,40 @@ def bench_function(suite: object, argv: list[str]) -> Any:
         if summary.failed:
             return 1
         if report:
-            if not extras.available("report"):
-                # The runs are done and kept; only the report waits for its extra.
-                console.print(
-                    f"report skipped: it needs the 'report' extra (pip install 'coopo[report]'),"
-                    f" then: coopo report {target}",
-                    soft_wrap=True,
-                    markup=False,
-                )
-                return 0
-            from coopo.bench.report import write_report
-
-            paths = write_report(target)
-            console.print(f"report: {paths[0]} and {paths[1]}")
+            _bench_report(target)
         return 0
 
     return bench
+
+
+def _chunk_selection(
+    suite: Any, chunk: int
+) -> tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...]]:
+    """The seeds, datasets and methods of chunk ``chunk`` (1-based) of the suite's plan."""
+    from coopo.bench.suites import chunk_plan
+
+    plan = chunk_plan(suite)
+    if not 1 <= chunk <= len(plan):
+        raise UsageError(f"--chunk: suite {suite.name} has {len(plan)} chunks; {chunk} is not one")
+    c = plan[chunk - 1]
+    return c.seeds, c.datasets, c.methods
+
+
+def _bench_report(target: Path) -> None:
+    """The report at the end of a bench, or a line saying what it waits for."""
+    if not extras.available("report"):
+        # The runs are done and kept; only the report waits for its extra.
+        console.print(
+            f"report skipped: it needs the 'report' extra (pip install 'coopo[report]'),"
+            f" then: coopo report {target}",
+            soft_wrap=True,
+            markup=False,
+        )
+        return
+    from coopo.bench.report import write_report
+
+    paths = write_report(target)
+    console.print(f"report: {paths[0]} and {paths[1]}")
 
 
 def _report(argv: list[str]) -> int:

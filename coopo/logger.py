@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from tensorboardX import SummaryWriter
 
 from coopo import jsonfile
+from coopo.jsonfile import METRICS, read_metrics  # noqa: F401  (coopo.logger.read_metrics, as before)
 
 
 class LoggingError(RuntimeError):
@@ -193,7 +194,7 @@ class MetricsLogger:
         """``keep_lines``/``purge_step``: resuming, keep the first ``keep_lines`` records (those
         written before the checkpoint) and drop every sink event at env steps >= ``purge_step``;
         the kept records at those env steps are written to the sinks again."""
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS
         replay: list[dict[str, Any]] = []
         if keep_lines is not None and self.path.exists():
             # Resuming: drop records written after the checkpoint we restart from.
@@ -291,8 +292,3 @@ def _scalars(record: dict[str, Any]) -> dict[str, float]:
 def _clean(v: Any) -> Any:
     v = float(v)
     return None if math.isnan(v) else v
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    with open(Path(run_dir) / "metrics.jsonl") as f:
-        return [json.loads(line) for line in f if line.strip()]

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 # XLA compilation is most of a small test run's time, and many tests (in both xdist workers
 # and the `coopo` subprocesses some tests start) compile the same programs: share them through
@@ -23,6 +25,18 @@ import pytest
 
 from coopo.config import PRESETS, TrainConfig
 from coopo.data import Dataset, build_dataset
+
+PROJECT_SUITES = Path(__file__).resolve().parents[1] / "benchmarks" / "suites.py"
+
+
+@functools.cache
+def project_suites() -> ModuleType:
+    """This project's suite file (benchmarks/suites.py), run once: its ``SUITES``, methods and
+    cost functions."""
+    from coopo.bench.suites import run_suite_file
+
+    return run_suite_file(PROJECT_SUITES)
+
 
 SMOKE = dataclasses.replace(PRESETS["smoke"], progress=False, build_size=1_000)
 """The smoke preset on a 1,000-row dataset, no progress display: seconds per run."""

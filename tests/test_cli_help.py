@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from coopo.bench.suites import SUITES
 from coopo.cli import main
 from coopo.recipes import QUALITIES, TASKS
 
@@ -28,7 +27,7 @@ HELP = {
     "resume": ["RUN_DIR", "--max-phases"],
     "eval": ["RUN_DIR", "--episodes"],
     "export": ["RUN_DIR", "--out"],
-    "bench": ["SUITE", "--workers", "--backend", *SUITES],
+    "bench": ["FILE.py:SUITE", "--list", "--workers", "--backend", "--keep-checkpoints"],
     "report": ["RESULTS_DIR", "--out"],
     "data": ["build", "info", "train-behaviour"],
     "data build": [

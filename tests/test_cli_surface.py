@@ -13,7 +13,7 @@ import pytest
 
 import coopo
 from coopo.cli import _one_line, main
-from tests.conftest import cfg
+from tests.conftest import PROJECT_SUITES, cfg
 
 BOX = set("╭╮╰╯│─")
 
@@ -58,7 +58,12 @@ def test_version_flag_and_python_dash_m(capsys):
         ["eval"],  # tyro: a missing positional
         ["fly"],
         ["data", "build", "hopper-nothing"],
-        ["bench", "smoke", "--chunk", "7"],
+        ["bench", f"{PROJECT_SUITES}:smoke", "--chunk", "7"],
+        ["bench", f"{PROJECT_SUITES}:nosuch"],
+        ["bench", str(PROJECT_SUITES)],
+        ["bench", "no/such/suites.py:cpu"],
+        ["bench", "--list", "no/such/suites.py"],
+        ["bench"],
     ],
 )
 def test_usage_errors_are_one_line_on_stderr_with_exit_code_2(argv, capsys):
@@ -95,6 +100,8 @@ LIGHT_HELP = [
     ["eval", "--help"],
     ["export", "--help"],
     ["report", "--help"],
+    ["bench", "--help"],
+    ["bench", "no/such/file.py:cpu", "--help"],
     ["data", "build", "--help"],
     ["data", "build", "hopper-medium", "--help"],
     ["data", "info", "--help"],

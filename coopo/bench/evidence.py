@@ -202,107 +202,113 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def markdown(res: Results, ev: Evidence) -> list[str]:
     """The report's sections for these statistics (Markdown lines)."""
-    md: list[str] = []
-    if ev.data_level:
-        md += ["## The datasets' own level", ""]
-        md += [
-            "Mean episode return of each dataset, normalised like every evaluation: a policy "
-            "that only imitates the data scores about this. It is the dashed line in the "
-            "learning curves, a row of the score tables, and the base of the first "
-            "interactions target.",
-            "",
-            _table(
-                ["dataset", "data level"],
-                [[d, f"{ev.data_level[d]:.1f}"] for d in res.datasets if d in ev.data_level],
-            ),
-            "",
-        ]
+    md = data_level_section(res, ev) + auc_section(res, ev)
+    if ev.comparisons:
+        md += comparison_section(ev)
+        md += verdict_lines(ev, list(dict.fromkeys(c.method for c in ev.comparisons)))
+    return md
 
-    md += ["## Area under the learning curve", ""]
-    md += [
-        "Normalised score averaged over the online budget (trapezoid on the evaluations, over "
-        "online env steps, divided by the budget): mean over seeds [95% CI]. Unlike the final "
-        "score it rewards getting good early and staying good.",
+
+def data_level_section(res: Results, ev: Evidence) -> list[str]:
+    """Each dataset's own normalised level (empty when none is known)."""
+    if not ev.data_level:
+        return []
+    return [
+        "## The datasets' own level",
+        "",
+        "Mean episode return of each dataset, normalised like every evaluation: a policy "
+        "that only imitates the data scores about this. It is the dashed line in the "
+        "learning curves, a row of the score tables, and the base of the first "
+        "interactions target.",
+        "",
+        _table(
+            ["dataset", "data level"],
+            [[d, f"{ev.data_level[d]:.1f}"] for d in res.datasets if d in ev.data_level],
+        ),
         "",
     ]
-    header = ["method", *res.datasets]
+
+
+def auc_section(res: Results, ev: Evidence) -> list[str]:
+    """The area under each method's learning curve per dataset, the data level first."""
     rows = []
     if ev.data_level:
         rows.append(
             ["*data level*", *(f"{ev.data_level.get(d, float('nan')):.1f}" for d in res.datasets)]
         )
     for m in res.methods:
-        rows.append(
-            [
-                m,
-                *(
-                    _fmt(*stats.interval(ev.auc[(d, m)])) if (d, m) in ev.auc else "-"
-                    for d in res.datasets
-                ),
-            ]
+        cells = (
+            _fmt(*stats.interval(ev.auc[(d, m)])) if (d, m) in ev.auc else "-" for d in res.datasets
         )
-    md += [_table(header, rows), ""]
+        rows.append([m, *cells])
+    return [
+        "## Area under the learning curve",
+        "",
+        "Normalised score averaged over the online budget (trapezoid on the evaluations, over "
+        "online env steps, divided by the budget): mean over seeds [95% CI]. Unlike the final "
+        "score it rewards getting good early and staying good.",
+        "",
+        _table(["method", *res.datasets], rows),
+        "",
+    ]
 
-    under_test = list(dict.fromkeys(c.method for c in ev.comparisons))
-    if ev.comparisons:
-        md += ["## COOPO against each baseline", ""]
-        md += [
-            "Paired per-seed differences (method minus baseline; seeds share the dataset, the "
-            "initialisation key and the evaluation env seeds): mean [95% t interval] (n seeds), "
-            "with the two-sided paired t-test's p-value and its Holm-adjusted value over all "
-            f"{sum(1 for c in ev.comparisons for k in ('final', 'auc') if getattr(c, k))} "
-            "paired tests in this report. P(improvement) is rliable's probability that a run "
-            "of the method scores above a run of the baseline (final score) [95% stratified "
-            "bootstrap]; 0.5 = indistinguishable. A difference counts as shown when its Holm "
-            "p-value is below 0.05.",
-            "",
+
+COMPARISON_HEADER = [
+    "comparison",
+    "dataset",
+    "final score difference",
+    "p",
+    "Holm p",
+    "AUC difference",
+    "AUC Holm p",
+    "P(improvement)",
+]
+
+
+def comparison_section(ev: Evidence) -> list[str]:
+    """The paired tests of each method under test against each baseline, per dataset and
+    (probability of improvement) across datasets."""
+    tests = sum(1 for c in ev.comparisons for k in ("final", "auc") if getattr(c, k))
+    md = [
+        "## COOPO against each baseline",
+        "",
+        "Paired per-seed differences (method minus baseline; seeds share the dataset, the "
+        "initialisation key and the evaluation env seeds): mean [95% t interval] (n seeds), "
+        "with the two-sided paired t-test's p-value and its Holm-adjusted value over all "
+        f"{tests} "
+        "paired tests in this report. P(improvement) is rliable's probability that a run "
+        "of the method scores above a run of the baseline (final score) [95% stratified "
+        "bootstrap]; 0.5 = indistinguishable. A difference counts as shown when its Holm "
+        "p-value is below 0.05.",
+        "",
+    ]
+    rows = [
+        [
+            f"{c.method} vs {c.baseline}",
+            c.dataset,
+            _diff(c.final),
+            _p(c.final.p_value) if c.final else "-",
+            _p(c.final_holm),
+            _diff(c.auc),
+            _p(c.auc_holm),
+            _fmt(*c.poi, digits=2),
         ]
-        rows = []
-        for c in ev.comparisons:
-            if not c.dataset:
-                continue
-            rows.append(
-                [
-                    f"{c.method} vs {c.baseline}",
-                    c.dataset,
-                    _diff(c.final),
-                    _p(c.final.p_value) if c.final else "-",
-                    _p(c.final_holm),
-                    _diff(c.auc),
-                    _p(c.auc_holm),
-                    _fmt(*c.poi, digits=2),
-                ]
-            )
+        for c in ev.comparisons
+        if c.dataset
+    ]
+    md += [_table(COMPARISON_HEADER, rows), ""]
+    across = [c for c in ev.comparisons if not c.dataset]
+    if across:
         md += [
+            "Across datasets (probability of improvement averaged over datasets, runs "
+            "resampled within each dataset):",
+            "",
             _table(
-                [
-                    "comparison",
-                    "dataset",
-                    "final score difference",
-                    "p",
-                    "Holm p",
-                    "AUC difference",
-                    "AUC Holm p",
-                    "P(improvement)",
-                ],
-                rows,
+                ["comparison", "P(improvement)"],
+                [[f"{c.method} vs {c.baseline}", _fmt(*c.poi, digits=2)] for c in across],
             ),
             "",
         ]
-        across = [c for c in ev.comparisons if not c.dataset]
-        if across:
-            md += [
-                "Across datasets (probability of improvement averaged over datasets, runs "
-                "resampled within each dataset):",
-                "",
-                _table(
-                    ["comparison", "P(improvement)"],
-                    [[f"{c.method} vs {c.baseline}", _fmt(*c.poi, digits=2)] for c in across],
-                ),
-                "",
-            ]
-        md += verdict_lines(ev, under_test)
-
     return md
 
 

@@ -10,8 +10,10 @@ Layout of a results directory::
                                         versions, CPU/GPU model, git commit (coopo.provenance)
       datasets/<recipe>-n<size>.npz     datasets built once from coopo recipes
       runs/<dataset>/<method>/seeds-0_1_2/
-        bench.json                      the run's spec (suite, dataset, method, seeds)
-        config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir)
+        bench.json                      the run's spec (suite, dataset, method, seeds, config)
+                                        and the suite's cost estimate for it
+        config.json metrics.jsonl results.json dataset.json policy/ tb/   (a coopo run dir;
+                                        metrics.jsonl.gz instead once the run has finished)
         log.txt                         the run's console output
         wall_time.json                  seconds spent training it (summed over resumes, and
                                         rewritten every minute, so a killed invocation
@@ -22,7 +24,10 @@ Layout of a results directory::
 
 A run is *finished* when its ``results.json`` exists; ``coopo bench`` skips finished runs,
 resumes interrupted ones from their last checkpoint, and starts the others.
-Checkpoints of finished runs are deleted unless ``--keep-checkpoints``.
+Once a run has finished its checkpoints are deleted and its ``metrics.jsonl`` is compressed to
+``metrics.jsonl.gz`` (:func:`coopo.jsonfile.compress_metrics`; every reader takes either),
+unless ``--keep-checkpoints`` keeps both as they are, so that the run can be resumed for more
+phases.
 
 Backends: ``local`` (default) runs each run in its own Python process, ``workers`` at a time;
 ``ray`` submits each run as a Ray task (``num_cpus``/``num_gpus`` per run) that trains in a
@@ -52,8 +57,9 @@ from typing import Any
 from rich.console import Console
 
 from coopo import provenance
-from coopo.bench.suites import SUITES, RunSpec, Suite, expand
+from coopo.bench.suites import RunSpec, Suite, expand
 from coopo.config import TrainConfig, config_to_dict
+from coopo.jsonfile import METRICS, METRICS_GZ, compress_metrics
 from coopo.schedule import num_cycles
 
 FINISHED = "results.json"
@@ -262,8 +268,10 @@ def _with_missing(recorded: dict, defaults: dict, wanted: dict) -> dict:
     return out
 
 
-def spec_record(spec: RunSpec, dataset: Path) -> dict[str, Any]:
-    return {
+def spec_record(spec: RunSpec, dataset: Path, estimate: float | None = None) -> dict[str, Any]:
+    """What ``bench.json`` holds: the run's spec, and ``estimate`` (the suite's cost estimate
+    in seconds, which the report sets beside the measured wall time) where there is one."""
+    record: dict[str, Any] = {
         "suite": spec.suite,
         "dataset": spec.dataset,
         "method": spec.method,
@@ -271,6 +279,9 @@ def spec_record(spec: RunSpec, dataset: Path) -> dict[str, Any]:
         "dataset_file": dataset.name,
         "config": spec.config,
     }
+    if estimate is not None:
+        record["estimated_seconds"] = estimate
+    return record
 
 
 def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[str, Any]:
@@ -309,7 +320,8 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         if not resumed:
             # Nothing finished yet (killed inside the first phase): start clean.
             for stale in (
-                "metrics.jsonl",
+                METRICS,
+                METRICS_GZ,
                 "config.json",
                 "dataset.json",
                 "versions.json",
@@ -326,8 +338,15 @@ def execute(path: Path, dataset: Path, keep_checkpoints: bool = False) -> dict[s
         clock.stop()
         lock.release()
     if not keep_checkpoints:
-        shutil.rmtree(path / "checkpoints", ignore_errors=True)
+        pack_finished(path)
     return dict(json.loads((path / FINISHED).read_text()))
+
+
+def pack_finished(path: Path) -> None:
+    """What a finished run keeps: its checkpoints are deleted (its policy/ holds the final
+    policy) and its metrics compressed (:func:`coopo.jsonfile.compress_metrics`)."""
+    shutil.rmtree(path / "checkpoints", ignore_errors=True)
+    compress_metrics(path)
 
 
 WALL_TIME_FLUSH_S = 60.0
@@ -498,6 +517,84 @@ def _start_worker(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+class _LocalWorkers:
+    """Worker processes of one local bench, ``workers`` at a time, each in a slot of its own
+    (its share of the cores and GPUs), all stopped together by :meth:`stop`."""
+
+    def __init__(
+        self,
+        workers: int,
+        keep_checkpoints: bool,
+        gpus: list[Gpu],
+        watch: RunProgress | None,
+    ) -> None:
+        import queue
+
+        self.workers, self.keep, self.gpus, self.watch = workers, keep_checkpoints, gpus, watch
+        self.cpus = os.cpu_count() or 1
+        self.slots: queue.Queue[int] = queue.Queue()
+        for i in range(workers):
+            self.slots.put(i)
+        self.live: set[subprocess.Popen[str]] = set()
+        self.lock = threading.RLock()  # reentrant: a second signal may land inside the handler
+        self.stopping = threading.Event()
+
+    def run(self, job: tuple[RunSpec, Path, Path]) -> Outcome:
+        """Train one run in a worker process (in a free slot); its outcome."""
+        spec, path, dataset = job
+        slot = self.slots.get()
+        try:
+            env = worker_env(dict(os.environ), slot, self.workers, self.cpus, self.gpus)
+            with self.lock:
+                if self.stopping.is_set():
+                    return spec, False, "not started: the bench was interrupted", 0.0
+                if self.watch:
+                    self.watch.started(spec, path)
+                t = time.perf_counter()
+                proc = _start_worker(_worker_cmd(path, dataset, self.keep), env)
+                self.live.add(proc)
+            try:
+                _, stderr = proc.communicate()
+            finally:
+                with self.lock:
+                    self.live.discard(proc)
+            took = time.perf_counter() - t
+        finally:
+            self.slots.put(slot)
+            if self.watch:
+                self.watch.ended(path)
+        if proc.returncode != 0:
+            err = path / "error.txt"
+            msg = err.read_text().splitlines()[0] if err.is_file() else stderr[-2000:]
+            return spec, False, msg, took
+        return spec, True, _score_line(path), took
+
+    def stop(self) -> None:
+        """Pass one SIGINT to every running worker (once) and start no more."""
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self.stopping.set()
+            for proc in self.live:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+
+
+@contextmanager
+def _signals_call(handler: Callable[[], None]) -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM call ``handler`` (installed only in the main
+    thread, where Python delivers signals); the previous handlers come back after it."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: handler())
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
+
+
 def _run_local(
     jobs: list[tuple[RunSpec, Path, Path]],
     workers: int,
@@ -516,76 +613,19 @@ def _run_local(
     its runs to end (hours), and a SIGTERM left them running on without it. The handlers are
     installed only when this runs in the main thread; elsewhere a ``KeyboardInterrupt`` or the
     caller closing the generator stops the workers the same way."""
-    import queue
-
-    gpus = gpus or []
-    cpus = os.cpu_count() or 1
-    slots: queue.Queue[int] = queue.Queue()
-    for i in range(workers):
-        slots.put(i)
-    live: set[subprocess.Popen[str]] = set()
-    live_lock = threading.RLock()  # reentrant: a second signal may land inside the handler
-    stopping = threading.Event()
-
-    def one(job: tuple[RunSpec, Path, Path]) -> Outcome:
-        spec, path, dataset = job
-        slot = slots.get()
+    local = _LocalWorkers(workers, keep_checkpoints, gpus or [], watch)
+    with _signals_call(local.stop):
+        pool = ThreadPoolExecutor(max_workers=workers)
         try:
-            env = worker_env(dict(os.environ), slot, workers, cpus, gpus)
-            with live_lock:
-                if stopping.is_set():
-                    return spec, False, "not started: the bench was interrupted", 0.0
-                if watch:
-                    watch.started(spec, path)
-                t = time.perf_counter()
-                proc = _start_worker(_worker_cmd(path, dataset, keep_checkpoints), env)
-                live.add(proc)
-            try:
-                _, stderr = proc.communicate()
-            finally:
-                with live_lock:
-                    live.discard(proc)
-            took = time.perf_counter() - t
+            futures = [pool.submit(local.run, j) for j in jobs]
+            for f in as_completed(futures):
+                yield f.result()
+        except (KeyboardInterrupt, GeneratorExit):  # GeneratorExit: the caller stopped reading
+            local.stop()
+            raise
         finally:
-            slots.put(slot)
-            if watch:
-                watch.ended(path)
-        if proc.returncode != 0:
-            err = path / "error.txt"
-            msg = err.read_text().splitlines()[0] if err.is_file() else stderr[-2000:]
-            return spec, False, msg, took
-        return spec, True, _score_line(path), took
-
-    def stop_workers() -> None:
-        with live_lock:
-            if stopping.is_set():
-                return
-            stopping.set()
-            for proc in live:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
-
-    def on_signal(signum: int, frame: object) -> None:  # runs in the main thread
-        stop_workers()
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = {}
-    if in_main:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, on_signal)
-    pool = ThreadPoolExecutor(max_workers=workers)
-    try:
-        futures = [pool.submit(one, j) for j in jobs]
-        for f in as_completed(futures):
-            yield f.result()
-    except (KeyboardInterrupt, GeneratorExit):  # GeneratorExit: the caller stopped reading
-        stop_workers()
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=stopping.is_set())
-        for sig, handler in previous.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
-    if stopping.is_set():
+            pool.shutdown(wait=True, cancel_futures=local.stopping.is_set())
+    if local.stopping.is_set():
         raise KeyboardInterrupt(
             "interrupted: every running run stopped at its last checkpoint; run the same "
             "coopo bench command again to continue"
@@ -667,10 +707,13 @@ def _run_ray(
             done, _ = ray.wait(list(pending), num_returns=1)
             spec, path, t0 = pending.pop(done[0])
             ok, files, msg = ray.get(done[0])
+            for name in (METRICS, METRICS_GZ):  # the task's metrics file replaces ours
+                if name not in files:
+                    (path / name).unlink(missing_ok=True)
             _unpack(files, path)
             relocate(path, dataset_of[path])
-            if ok and not keep_checkpoints:  # the task deleted them on its side
-                shutil.rmtree(path / "checkpoints", ignore_errors=True)
+            if ok and not keep_checkpoints:  # the task packed the run on its side
+                pack_finished(path)
             took = time.perf_counter() - t0
             yield spec, ok, (_score_line(path) if ok else msg), took
     finally:
@@ -694,7 +737,7 @@ POLL_SECONDS = 2.0
 
 def last_record(path: Path) -> dict[str, Any] | None:
     """The newest record of a run's metrics.jsonl (read from the end), or None."""
-    f = path / "metrics.jsonl"
+    f = path / METRICS  # a running run's, so never compressed yet
     try:
         with open(f, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -798,62 +841,21 @@ def run_suite(
     """Run every unfinished run of ``suite`` into ``out`` and return what happened.
     ``command`` (the invocation) is added to ``out/COMMAND`` once the request has passed its
     checks, a line per distinct invocation (a suite run in chunks keeps every chunk's)."""
-    # Over 60 lines: the bench as one readable sequence (select runs, record the suite,
-    # refuse foreign run directories and rebuilt data, skip finished runs, run the rest most expensive first,
-    # report each outcome); each step is a few lines or one call.
+    # The bench as one readable sequence: select runs, record the suite, refuse foreign run
+    # directories and rebuilt data, skip finished runs, run the rest most expensive first,
+    # report each outcome.
     console = console or Console()
-    specs = expand(suite, seeds)
-    unknown = set(methods) - {s.method for s in specs}
-    if unknown:
-        raise BenchError(
-            f"unknown method(s) {sorted(unknown)} in suite {suite.name!r}; it has {[m.name for m in suite.methods]}"
-        )
-    unknown = set(datasets) - set(suite.datasets)
-    if unknown:
-        raise BenchError(
-            f"unknown dataset(s) {sorted(unknown)} in suite {suite.name!r}; it has {list(suite.datasets)}"
-        )
-    specs = [
-        s
-        for s in specs
-        if (not methods or s.method in methods) and (not datasets or s.dataset in datasets)
-    ]
-    out.mkdir(parents=True, exist_ok=True)
-    suite_file = out / "suite.json"
-    record = suite_record(suite)
-    with shared_files_lock(out):
-        if suite_file.is_file():
-            old = json.loads(suite_file.read_text())
-            if old.get("name") != suite.name:
-                raise BenchError(
-                    f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
-                )
-    for recipe in dict.fromkeys(s.dataset for s in specs):  # before anything is written
-        dataset = prepare_dataset(out, recipe, suite.dataset_size, expert_policy_dir, console)
-        check_dataset_matches_results(out, recipe, dataset)
-    with shared_files_lock(out):
-        suite_file.write_text(json.dumps(record, indent=1))
-        append_provenance(out / "provenance.json")
-
-    jobs, skipped = [], 0
-    for spec in specs:
-        path = run_dir(out, spec)
-        dataset = prepare_dataset(out, spec.dataset, suite.dataset_size, expert_policy_dir, console)
-        check_consistent(path, spec, dataset)
-        if is_finished(path):
-            skipped += 1
-            continue
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "bench.json").write_text(json.dumps(spec_record(spec, dataset), indent=1))
-        (path / "error.txt").unlink(missing_ok=True)
-        jobs.append((spec, path, dataset))
+    specs = select_runs(suite, seeds, methods, datasets)
+    record_suite(suite, out, specs, expert_policy_dir, console)
+    jobs, skipped = queue_runs(suite, out, specs, expert_policy_dir, console)
     if command:
         append_command(out / "COMMAND", command)
     console.print(
         f"suite {suite.name}: {len(specs)} runs, {skipped} already finished, {len(jobs)} to run "
         f"({backend}); results in {out}"
     )
-    jobs.sort(key=lambda j: -j[0].cost)
+    if suite.cost is not None:
+        jobs.sort(key=lambda j: -suite.cost(j[0]))  # type: ignore[misc]
     watch = RunProgress(console, len(jobs))
     if backend == "local":
         gpus = detect_gpus()
@@ -890,6 +892,85 @@ def run_suite(
     return summary
 
 
+def select_runs(
+    suite: Suite,
+    seeds: tuple[int, ...] | None,
+    methods: tuple[str, ...],
+    datasets: tuple[str, ...],
+) -> list[RunSpec]:
+    """The suite's runs that ``methods`` and ``datasets`` select (all where empty), at
+    ``seeds`` (default: the suite's); a method or dataset the suite lacks is refused."""
+    specs = expand(suite, seeds)
+    unknown = set(methods) - {s.method for s in specs}
+    if unknown:
+        raise BenchError(
+            f"unknown method(s) {sorted(unknown)} in suite {suite.name!r}; it has {[m.name for m in suite.methods]}"
+        )
+    unknown = set(datasets) - set(suite.datasets)
+    if unknown:
+        raise BenchError(
+            f"unknown dataset(s) {sorted(unknown)} in suite {suite.name!r}; it has {list(suite.datasets)}"
+        )
+    return [
+        s
+        for s in specs
+        if (not methods or s.method in methods) and (not datasets or s.dataset in datasets)
+    ]
+
+
+def record_suite(
+    suite: Suite,
+    out: Path,
+    specs: list[RunSpec],
+    expert_policy_dir: Path | None,
+    console: Console,
+) -> None:
+    """Refuse a results directory of another suite or runs on other data (before anything is
+    written), then write ``suite.json`` and add this invocation to ``provenance.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    suite_file = out / "suite.json"
+    with shared_files_lock(out):
+        if suite_file.is_file():
+            old = json.loads(suite_file.read_text())
+            if old.get("name") != suite.name:
+                raise BenchError(
+                    f"{out} holds results of suite {old.get('name')!r}, not {suite.name!r}; use another --out"
+                )
+    for recipe in dict.fromkeys(s.dataset for s in specs):  # before anything is written
+        dataset = prepare_dataset(out, recipe, suite.dataset_size, expert_policy_dir, console)
+        check_dataset_matches_results(out, recipe, dataset)
+    with shared_files_lock(out):
+        suite_file.write_text(json.dumps(suite_record(suite), indent=1))
+        append_provenance(out / "provenance.json")
+
+
+def queue_runs(
+    suite: Suite,
+    out: Path,
+    specs: list[RunSpec],
+    expert_policy_dir: Path | None,
+    console: Console,
+) -> tuple[list[tuple[RunSpec, Path, Path]], int]:
+    """The (spec, run directory, dataset) of every unfinished run, each with its ``bench.json``
+    written, and how many runs had finished already; a run directory made with another config
+    or on other data is refused."""
+    jobs, skipped = [], 0
+    for spec in specs:
+        path = run_dir(out, spec)
+        dataset = prepare_dataset(out, spec.dataset, suite.dataset_size, expert_policy_dir, console)
+        check_consistent(path, spec, dataset)
+        if is_finished(path):
+            skipped += 1
+            continue
+        path.mkdir(parents=True, exist_ok=True)
+        estimate = suite.cost(spec) if suite.cost is not None else None
+        record = spec_record(spec, dataset, estimate)
+        (path / "bench.json").write_text(json.dumps(record, indent=1))
+        (path / "error.txt").unlink(missing_ok=True)
+        jobs.append((spec, path, dataset))
+    return jobs, skipped
+
+
 def suite_record(suite: Suite) -> dict[str, Any]:
     return {
         "name": suite.name,
@@ -901,15 +982,10 @@ def suite_record(suite: Suite) -> dict[str, Any]:
         "seeds": list(suite.seeds),
         "targets": list(suite.targets),
         "reference": suite.reference,
+        "cost_note": suite.cost_note,
         "methods": [dataclasses.asdict(m) for m in suite.methods],
         "base": config_to_dict(suite.base),
     }
-
-
-def get_suite(name: str) -> Suite:
-    if name not in SUITES:
-        raise BenchError(f"unknown suite {name!r}; suites: {', '.join(SUITES)}")
-    return SUITES[name]
 
 
 if __name__ == "__main__":

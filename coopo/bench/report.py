@@ -1,6 +1,6 @@
 """``coopo report RESULTS_DIR``: a self-contained Markdown + HTML report of a bench.
 
-Everything is computed from the run directories' ``metrics.jsonl`` (see
+Everything is computed from the run directories' ``metrics.jsonl`` (or ``.gz``; see
 :mod:`coopo.bench.stats` for the measures and their intervals):
 
 1. final normalised score per method and dataset (mean, 95% stratified-bootstrap CI), with
@@ -38,6 +38,7 @@ from coopo.bench import evidence, stats
 from coopo.bench.evidence import Evidence
 from coopo.bench.stats import Curve
 from coopo.bench.styles import cycle_switches, method_styles
+from coopo.jsonfile import read_metrics
 
 SCORE = "eval/normalized_score"
 DRIFT = "eval/data_action_mse"
@@ -116,11 +117,8 @@ def load_results(root: str | Path) -> Results:
         spec = json.loads(bench.read_text())
         config = json.loads((path / "config.json").read_text())
         by_seed: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        with open(path / "metrics.jsonl") as f:
-            for line in f:
-                if line.strip():
-                    row = json.loads(line)
-                    by_seed[int(row["seed"])].append(row)
+        for row in read_metrics(path):
+            by_seed[int(row["seed"])].append(row)
         for seed in spec["seeds"]:
             key = (spec["dataset"], spec["method"], int(seed))
             if key in seen:
@@ -650,11 +648,9 @@ def drift_rows(res: Results) -> list[tuple[str, str, Interval, Interval | None, 
 
 
 def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
-    """Measured wall time of each finished run (wall_time.json) next to the estimate for one
-    single-core `coopo bench` worker (:func:`coopo.bench.suites.worker_seconds`, from measured
-    per-algorithm rates): (dataset, method, seconds, estimated seconds, where it ran)."""
-    from coopo.bench.suites import RunSpec, worker_seconds
-
+    """Measured wall time of each finished run (wall_time.json) next to the estimate its
+    suite's cost gave (``estimated_seconds`` in its bench.json; NaN where there is none):
+    (dataset, method, seconds, estimated seconds, where it ran)."""
     rows = []
     for bench in sorted((res.root / "runs").rglob("bench.json")):
         wall = bench.parent / "wall_time.json"
@@ -664,13 +660,7 @@ def compute_rows(res: Results) -> list[tuple[str, str, float, float, str]]:
         spec = json.loads(bench.read_text())
         timing = json.loads(wall.read_text())
         hosts = ", ".join(timing.get("hosts", [])) or "not recorded"
-        est = float("nan")
-        if "config" in spec:
-            seeds = tuple(spec["seeds"])
-            run = RunSpec(
-                spec.get("suite", ""), spec["dataset"], spec["method"], seeds, spec["config"]
-            )
-            est = worker_seconds(run)
+        est = float(spec.get("estimated_seconds", float("nan")))
         rows.append((spec["dataset"], spec["method"], timing["seconds"], est, hosts))
     return rows
 
@@ -727,6 +717,14 @@ def summary_lines(res: Results, an: Analysis) -> list[str]:
     return lines
 
 
+def cost_note(res: Results) -> str:
+    """How the runs' estimates were made: the suite's ``cost_note`` as recorded."""
+    return str(res.suite.get("cost_note") or DEFAULT_COST_NOTE)
+
+
+DEFAULT_COST_NOTE = "the suite's cost gave for one `coopo bench` worker (bench.json)"
+
+
 def compute_section(res: Results) -> list[str]:
     """The Compute table (empty without wall_time.json files)."""
     rows = compute_rows(res)
@@ -738,10 +736,8 @@ def compute_section(res: Results) -> list[str]:
         "## Compute",
         "",
         f"Wall time of each run (all its seeds, vmapped in one process; summed over resumes), "
-        f"{total / 3600:.2f} h in all, next to the estimate for one `coopo bench` worker on one "
-        "core of this project's 2-core CPU (`worker_seconds` in coopo/bench/suites.py, from "
-        "per-algorithm rates measured by benchmarks/run_cost.py; evaluations counted at full "
-        "episode length). A run that shared its core with other work takes longer.",
+        f"{total / 3600:.2f} h in all, next to the estimate {cost_note(res)}. A run that "
+        "shared its core with other work takes longer.",
         "",
         _table(
             ["dataset", "method", "wall minutes", "estimate minutes", "ran on"],

@@ -14,6 +14,7 @@ import pytest
 from coopo.config import COOPO_ALGO_DEFAULTS, TrainConfig
 from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.online import ONLINE_OPTIMIZERS
+from tests.conftest import project_suites
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -75,6 +76,8 @@ def test_every_trainconfig_in_a_benchmark_names_its_algorithms():
     a config builder the tests above check)."""
     builders = {"online_config", "coopo_config"}
     for path in sorted(BENCHMARKS.glob("*.py")):
+        if path.name == "suites.py":  # its TrainConfigs are suite bases: see the test below
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "TrainConfig"):
                 continue
@@ -86,6 +89,17 @@ def test_every_trainconfig_in_a_benchmark_names_its_algorithms():
             assert from_builder or {"online", "offline"} <= named, (
                 f"{path.name}:{node.lineno} builds a TrainConfig without naming its algorithms"
             )
+
+
+def test_every_suite_method_names_its_algorithms():
+    """A suite's base leaves the algorithms to its methods, so every method of this project's
+    suites pins the schedule and the algorithms it runs (an online-only method, its online
+    optimizer), never a default that may change under its label."""
+    for suite in project_suites().SUITES.values():
+        for m in suite.methods:
+            o = m.overrides
+            assert {"method", "online"} <= o.keys(), (suite.name, m.name)
+            assert "offline" in o or o["method"] == "online", (suite.name, m.name)
 
 
 parity = load("parity_d3rlpy")

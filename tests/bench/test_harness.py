@@ -12,11 +12,15 @@ import pytest
 from coopo.api import train
 from coopo.bench import harness
 from coopo.bench.harness import BenchError, run_suite
-from coopo.bench.suites import SUITES, expand
+from coopo.bench.suites import chunk_plan, expand
 from coopo.cli import main
 from coopo.config import config_from_dict, validate_config
+from coopo.jsonfile import METRICS, METRICS_GZ, read_metrics
+from tests.conftest import PROJECT_SUITES, project_suites
 
+SUITES = project_suites().SUITES
 SMOKE = SUITES["smoke"]
+SMOKE_SPEC = f"{PROJECT_SUITES}:smoke"
 
 
 def finished_runs(out: Path) -> dict[str, float]:
@@ -51,8 +55,7 @@ def test_every_suite_expands_to_valid_configs():
 def test_cpu_suite_departures_are_the_highest_that_fit_a_chunk():
     """RLPD's UTD and Cal-QL's sampled actions in the `cpu` suite are the highest whose run
     fits one chunk at the measured per-worker rates: one more does not fit."""
-    from coopo.bench.suites import worker_seconds
-
+    worker_seconds = project_suites().worker_seconds
     cpu = SUITES["cpu"]
     limit = cpu.chunk_hours * 3600
 
@@ -89,8 +92,7 @@ def test_gpu_suite_covers_all_four_tasks_at_the_literature_budget():
 
 
 def test_chunk_plan_covers_the_grid_once_within_the_limit():
-    from coopo.bench.suites import chunk_plan, worker_seconds
-
+    worker_seconds = project_suites().worker_seconds
     cpu = SUITES["cpu"]
     plan = chunk_plan(cpu)
     assert len(plan) > 1
@@ -108,8 +110,6 @@ def test_chunk_plan_covers_the_grid_once_within_the_limit():
 
 
 def test_bench_chunk_option_runs_only_that_chunk(tmp_path: Path, monkeypatch):
-    from coopo.bench import suites
-
     calls = {}
 
     def fake_run_suite(suite, out, **kw):
@@ -117,12 +117,13 @@ def test_bench_chunk_option_runs_only_that_chunk(tmp_path: Path, monkeypatch):
         return harness.BenchSummary(out, 0, 0, [], [])
 
     monkeypatch.setattr(harness, "run_suite", fake_run_suite)
-    plan = suites.chunk_plan(SUITES["cpu"])
+    plan = chunk_plan(SUITES["cpu"])
     out = tmp_path / "cpu"
-    assert main(["bench", "cpu", "--chunk", "2", "--out", str(out), "--no-report"]) == 0
+    cpu = f"{PROJECT_SUITES}:cpu"
+    assert main(["bench", cpu, "--chunk", "2", "--out", str(out), "--no-report"]) == 0
     assert calls["seeds"] == plan[1].seeds and calls["datasets"] == plan[1].datasets
     assert calls["methods"] == plan[1].methods
-    assert main(["bench", "cpu", "--chunk", str(len(plan) + 1), "--out", str(out)]) == 2
+    assert main(["bench", cpu, "--chunk", str(len(plan) + 1), "--out", str(out)]) == 2
 
 
 @pytest.mark.slow
@@ -131,7 +132,7 @@ def test_sac_from_scratch_uses_no_dataset_statistic(tmp_path: Path, pendulum_dat
     under the suite's sac-scratch overrides; with the normaliser fitted on the data they do
     not (so this test can fail)."""
     from coopo import data
-    from coopo.bench.suites import SAC_SCRATCH, _with
+    from coopo.bench.suites import _with
     from coopo.config import PRESETS
     from coopo.logger import read_metrics
 
@@ -146,7 +147,7 @@ def test_sac_from_scratch_uses_no_dataset_statistic(tmp_path: Path, pendulum_dat
         PRESETS["smoke"], progress=False, random_steps=100, cycles=1, online_steps=300,
         eval_interval=100,
     )  # fmt: skip
-    scratch = _with(base, SAC_SCRATCH.overrides)
+    scratch = _with(base, project_suites().SAC_SCRATCH.overrides)
 
     def returns(cfg, dataset, name):
         train(dataclasses.replace(cfg, dataset=str(dataset), run_dir=str(tmp_path / name)))
@@ -163,17 +164,22 @@ def test_sac_from_scratch_uses_no_dataset_statistic(tmp_path: Path, pendulum_dat
 @pytest.mark.slow
 def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys):
     out = tmp_path / "smoke"
-    assert main(["bench", "smoke", "--out", str(out)]) == 0
+    assert main(["bench", SMOKE_SPEC, "--out", str(out)]) == 0
     runs = finished_runs(out / "runs")
     assert len(runs) == len(expand(SMOKE))
     report = (out / "report" / "report.md").read_text()
     for m in SMOKE.methods:
         assert f"`{m.name}`" in report
     assert "## Summary" in report and "## Forgetting" in report
-    assert (out / "COMMAND").read_text().startswith("coopo bench smoke")
-    # finished runs lose their checkpoints but keep metrics, results and the policy
+    assert (out / "COMMAND").read_text().startswith(f"coopo bench {SMOKE_SPEC}")
+    # finished runs lose their checkpoints and keep results, the policy and their metrics,
+    # compressed (byte-identical gzip for the same records), with the suite's cost estimate
     run = next((out / "runs").rglob("results.json")).parent
-    assert not (run / "checkpoints").exists() and (run / "metrics.jsonl").is_file()
+    assert not (run / "checkpoints").exists() and not (run / METRICS).exists()
+    assert (run / METRICS_GZ).read_bytes()[4:8] == bytes(4)  # no time in the gzip header
+    assert read_metrics(run) and read_metrics(run)[-1]["env_steps"] > 0
+    spec = json.loads((run / "bench.json").read_text())
+    assert spec["estimated_seconds"] > 0
     timing = json.loads((run / "wall_time.json").read_text())
     assert timing["seconds"] > 0 and timing["invocations"] == 1 and len(timing["hosts"]) == 1
     host = timing["provenance"]["host"]
@@ -198,12 +204,12 @@ def test_smoke_suite_end_to_end_then_skips_finished_runs(tmp_path: Path, capsys)
         assert r["versions"]["jax"] and r["host"]["cpu"]["model"] and "git_commit" in r
 
     capsys.readouterr()
-    assert main(["bench", "smoke", "--out", str(out), "--no-report"]) == 0
+    assert main(["bench", SMOKE_SPEC, "--out", str(out), "--no-report"]) == 0
     assert f"{len(runs)} already finished, 0 to run" in capsys.readouterr().out.replace("\n", " ")
     assert finished_runs(out / "runs") == runs  # nothing was re-run or rewritten
     assert len(json.loads((out / "provenance.json").read_text())) == 2  # one per invocation
     assert len(json.loads((run / "provenance.json").read_text())) == 1  # skipped, not re-run
-    assert (out / "COMMAND").read_text().count("coopo bench smoke") == 2
+    assert (out / "COMMAND").read_text().count(f"coopo bench {SMOKE_SPEC}") == 2
 
 
 @pytest.mark.slow
@@ -215,7 +221,8 @@ def test_bench_resumes_an_interrupted_run(tmp_path: Path):
     summary = run_suite(suite, out, workers=1)
     assert summary.finished == [spec.name] and not summary.failed
     assert "resuming" in (path / "log.txt").read_text()
-    rows = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
+    rows = read_metrics(path)  # compressed once finished, with the rows before the interruption
+    assert not (path / METRICS).exists() and (path / METRICS_GZ).is_file()
     assert max(r["env_steps"] for r in rows) == suite.base.cycles * suite.base.online_steps
 
 
@@ -232,8 +239,6 @@ def test_bench_refuses_to_mix_configs_and_names_the_difference(tmp_path: Path):
         run_suite(suite, out)
     with pytest.raises(BenchError, match="unknown method"):
         run_suite(suite, out, methods=("nope",))
-    with pytest.raises(BenchError, match="unknown suite"):
-        harness.get_suite("huge")
 
 
 def test_an_option_added_since_a_run_was_recorded_is_not_a_difference_at_any_depth(
@@ -334,7 +339,7 @@ def test_bench_refuses_new_runs_next_to_runs_on_data_built_elsewhere(tmp_path: P
     assert harness.dataset_hash(dataset) in said
     assert not (out / "suite.json").exists() and not (out / "provenance.json").exists()
     assert not harness.run_dir(out, spec).exists()
-    argv = ["bench", "smoke", "--out", str(out), "--seeds", "0", "--methods", spec.method]
+    argv = ["bench", SMOKE_SPEC, "--out", str(out), "--seeds", "0", "--methods", spec.method]
     assert main([*argv, "--no-report"]) == 1  # the command line says so too ...
     assert not (out / "COMMAND").exists()  # ... and a refused invocation is not recorded
     # the sibling on the same content is no obstacle
@@ -359,7 +364,7 @@ def test_a_failing_run_is_reported_and_the_others_still_run(tmp_path: Path, monk
         main(
             [
                 "bench",
-                "smoke",
+                SMOKE_SPEC,
                 "--out",
                 str(out),
                 "--methods",
@@ -389,7 +394,8 @@ def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
     assert not summary.failed and len(summary.finished) == 2
     for spec in expand(suite):
         path = harness.run_dir(out, spec)
-        assert (path / "results.json").is_file() and (path / "metrics.jsonl").is_file()
+        assert (path / "results.json").is_file() and (path / METRICS_GZ).is_file()
+        assert not (path / METRICS).exists()  # the driver's partial one was replaced
         assert (path / "policy").is_dir() and not (path / "checkpoints").exists()
         # config.json names this machine's paths again, whatever node trained it
         cfg = json.loads((path / "config.json").read_text())
@@ -401,7 +407,7 @@ def test_smoke_suite_through_ray_on_a_local_instance(tmp_path: Path):
 
 
 def test_estimates_grow_with_budget_seeds_and_ensembles():
-    from coopo.bench.suites import estimate_seconds, rlpd
+    estimate_seconds, rlpd = project_suites().estimate_seconds, project_suites().rlpd
 
     base = expand(SUITES["cpu"])[0]
     double = dataclasses.replace(
@@ -426,7 +432,9 @@ def test_estimates_grow_with_budget_seeds_and_ensembles():
 
 
 def test_worker_estimate_counts_evaluations_updates_and_seeds():
-    from coopo.bench.suites import evaluations, rlpd, worker_seconds
+    from coopo.bench.suites import evaluations
+
+    rlpd, worker_seconds = project_suites().rlpd, project_suites().worker_seconds
 
     specs = {s.method: s for s in expand(SUITES["cpu"]) if s.seeds == (0, 1, 2, 3, 4)}
     # 2.5k-step evaluations inside each online phase plus one at every phase end

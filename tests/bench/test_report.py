@@ -214,26 +214,21 @@ def test_the_summary_follows_the_paired_test_when_the_seeds_pair(tmp_path: Path)
     assert "no clear difference on hopper-medium" in text
 
 
-def test_compute_rows_put_wall_time_next_to_the_one_worker_estimate(tmp_path: Path):
-    from coopo.bench.suites import SUITES, expand, worker_seconds
-
+def test_compute_rows_put_wall_time_next_to_the_recorded_estimate(tmp_path: Path):
+    """The estimate is what the suite's cost recorded in bench.json (the report needs no
+    suite definitions); a run recorded without one shows NaN."""
     root = fake_results(tmp_path / "r", {"coopo": [90.0, 100.0, 95.0], "base": [40.0, 50.0, 45.0]})
-    spec = next(s for s in expand(SUITES["cpu"]) if s.method == "coopo")
     run = root / "runs" / "hopper-medium" / "coopo" / "seeds"
-    (run / "bench.json").write_text(
-        json.dumps(
-            {
-                "suite": "cpu",
-                "dataset": "hopper-medium",
-                "method": "coopo",
-                "seeds": list(spec.seeds),
-                "config": spec.config,
-            }
-        )
-    )
+    record = {"suite": "cpu", "dataset": "hopper-medium", "method": "coopo", "seeds": [0, 1, 2]}
+    (run / "bench.json").write_text(json.dumps({**record, "estimated_seconds": 1234.5}))
     (run / "wall_time.json").write_text(json.dumps({"seconds": 3600.0, "hosts": ["h (cpu)"]}))
     rows = compute_rows(load_results(root))
-    assert rows == [("hopper-medium", "coopo", 3600.0, worker_seconds(spec), "h (cpu)")]
+    assert rows == [("hopper-medium", "coopo", 3600.0, 1234.5, "h (cpu)")]
+    (run / "bench.json").write_text(json.dumps(record))
+    ((*_, est, _),) = compute_rows(load_results(root))
+    assert est != est  # NaN
+    text = write_report(root)[0].read_text()
+    assert "next to the estimate the suite's cost gave" in text
     # a run still going (no results.json) has no cost yet
     (run / "results.json").unlink()
     assert compute_rows(load_results(root)) == []

@@ -15,6 +15,7 @@ from coopo.bench.suites import MethodSpec, RunSpec, Suite, evaluations
 from coopo.config import TrainConfig
 from coopo.networks import NetworkConfig
 from coopo.offline import OFFLINE_ALGORITHMS
+from coopo.schedule import Budget
 
 # ----------------------------------------------------------------------------- costs
 # Per-seed rates on this project's 2-core CPU, one process (benchmarks/throughput.py, 256-256
@@ -67,15 +68,14 @@ def estimate_seconds(spec: RunSpec, rates: dict[str, float] = CPU_RATES) -> floa
     """Single-process CPU seconds a run should take at ``rates`` (vmapped seeds cost linearly
     on a CPU; see docs/guides/performance.md). Cal-QL updates, offline or online, count
     at :func:`calql_update_factor` times an AWAC-KL or SAC update."""
-    c = spec.config
-    online = c["cycles"] * c["online_steps"]
-    offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
+    c, b = spec.config, Budget.from_config(spec.config)
+    online, offline = b.online_env_steps, b.offline_updates
     critics = c["rlpd"]["num_critics"] / 2 if c["online"] == "rlpd" else 1.0
     extra_updates = online * max(0.0, c["utd_ratio"] * critics - 1)
     calql = calql_update_factor(c)
     offline_cost = offline * (calql if c["offline"] == "cal_ql" else 1.0)
     online_cost = online * (calql if c["online"] == "cal_ql" else 1.0)
-    evals = (online // c["eval_interval"] if c["eval_interval"] else 0) + 2 * c["cycles"]
+    evals = (online // c["eval_interval"] if c["eval_interval"] else 0) + b.phases
     per_seed = (
         (offline_cost + extra_updates) / rates["offline_updates"]
         + online_cost / rates["online_steps"]
@@ -88,9 +88,8 @@ def worker_seconds(spec: RunSpec, rates: dict[str, Any] = CPU_WORKER_RATES) -> f
     """Seconds one `coopo bench` worker (one process, one XLA thread) should take for a run at
     the measured per-algorithm ``rates``; seeds cost linearly (vmapping adds no throughput on a
     CPU). Evaluations count at full episode length, so this is an upper bound."""
-    c = spec.config
-    online = c["cycles"] * c["online_steps"]
-    offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
+    c, b = spec.config, Budget.from_config(spec.config)
+    online, offline = b.online_env_steps, b.offline_updates
     calql_update = calql_update_seconds(c, rates)
     t = 0.0
     if offline:

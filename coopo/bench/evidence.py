@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from coopo.bench import stats
+from coopo.schedule import Budget
 
 # The report's Results and Run (coopo.bench.report imports this module, so they are not
 # imported here: the import graph stays acyclic).
@@ -83,11 +84,9 @@ def data_level(root: Path, run_dir: Path) -> float | None:
 
 def online_phase_steps(config: dict[str, Any]) -> int | None:
     """Length of a run's online phases after a switch (None: it never switches)."""
-    if config.get("method") == "coopo":
-        return int(config["online_steps"])
-    if config.get("method") == "o2o":
-        return int(config["cycles"] * config["online_steps"])
-    return None
+    if config.get("method") not in ("coopo", "o2o"):
+        return None
+    return Budget.from_config(config).online_phase_steps
 
 
 def paired(runs_a: list[Run], runs_b: list[Run], value: Any) -> stats.PairedDifference | None:

@@ -60,7 +60,7 @@ from coopo import provenance
 from coopo.bench.suites import RunSpec, Suite, expand
 from coopo.config import TrainConfig, config_to_dict
 from coopo.jsonfile import METRICS, METRICS_GZ, compress_metrics
-from coopo.schedule import num_cycles
+from coopo.schedule import Budget, num_cycles
 
 FINISHED = "results.json"
 
@@ -783,7 +783,7 @@ class RunProgress:
 
     def started(self, spec: RunSpec, path: Path) -> None:
         c = spec.config
-        total = c["cycles"] * c["online_steps"] if c["method"] != "offline" else None
+        total = Budget.from_config(c).online_env_steps if c["method"] != "offline" else None
         with self.lock:
             task = self.bar.add_task(f"  {spec.name}: starting", total=total)
             self.running[path] = (task, spec)

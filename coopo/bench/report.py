@@ -39,6 +39,7 @@ from coopo.bench.evidence import Evidence
 from coopo.bench.stats import Curve
 from coopo.bench.styles import cycle_switches, method_styles
 from coopo.jsonfile import read_metrics
+from coopo.schedule import Budget
 
 SCORE = "eval/normalized_score"
 DRIFT = "eval/data_action_mse"
@@ -89,7 +90,7 @@ class Results:
     def online_budget(self, dataset: str, method: str) -> int:
         runs = self.select(dataset, method)
         cfg = runs[0].config
-        return int(cfg["cycles"] * cfg["online_steps"])
+        return Budget.from_config(cfg).online_env_steps
 
 
 def load_results(root: str | Path) -> Results:

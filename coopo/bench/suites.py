@@ -26,6 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from coopo.config import TrainConfig, config_from_dict, config_to_dict
+from coopo.schedule import Budget
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,9 @@ class RunSpec:
 def evaluations(config: dict[str, Any]) -> int:
     """Evaluations a run makes per seed: every ``eval_interval`` online env steps inside a
     phase, and at the end of every phase."""
-    c = config
-    phases = {"coopo": 2 * c["cycles"], "o2o": 2, "offline": 1, "online": 1}[c["method"]]
-    per_phase = c["cycles"] * c["online_steps"] if c["method"] != "coopo" else c["online_steps"]
-    inside = (per_phase - 1) // c["eval_interval"] if c["eval_interval"] else 0
-    online_phases = c["cycles"] if c["method"] == "coopo" else int(c["method"] != "offline")
-    return phases + inside * online_phases
+    b, every = Budget.from_config(config), config["eval_interval"]
+    inside = (b.online_phase_steps - 1) // every if every and b.online_phase_steps else 0
+    return b.phases + inside * b.online_phases
 
 
 def rate_cost(
@@ -116,9 +114,8 @@ def rate_cost(
     in cost passes a function of its own (benchmarks/suites.py: ``worker_seconds``)."""
 
     def cost(spec: RunSpec) -> float:
-        c = spec.config
-        offline = 0 if c["method"] == "online" else c["cycles"] * c["offline_steps"]
-        online = 0 if c["method"] == "offline" else c["cycles"] * c["online_steps"]
+        c, b = spec.config, Budget.from_config(spec.config)
+        offline, online = b.offline_updates, b.online_env_steps
         evals = evaluations(c) * eval_seconds * c["eval_episodes"] / 10
         return (offline / offline_updates + online / online_steps + evals) * len(spec.seeds)
 

@@ -15,30 +15,29 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from coopo import extras
-from coopo.algorithms import Learner, config_errors
+from coopo.algos import ALGORITHMS, algorithms_for
+from coopo.algos.base import Learner, config_errors
 from coopo.envs import VECTOR_MODES, VectorMode
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS
-from coopo.online import ONLINE_OPTIMIZERS
 from coopo.presets import PRESET_NAMES
 
 Method = Literal["coopo", "o2o", "offline", "online"]
 OfflineData = Literal["dataset", "dataset+online"]
 
-# The --offline / --online choices come from the registries. Any offline algorithm can also
-# run the online phase: that is how the "X fine-tuning" baselines (AWAC, IQL, Cal-QL) keep
-# their own algorithm in both phases.
+# The --offline / --online choices come from the registry's roles. Every offline algorithm
+# can also run the online phase: that is how the "X fine-tuning" baselines (AWAC, IQL, Cal-QL)
+# keep their own algorithm in both phases.
 if TYPE_CHECKING:
     OfflineName = str
     OnlineName = str
 else:
-    OfflineName = Literal[tuple(OFFLINE_ALGORITHMS)]
-    OnlineName = Literal[tuple({**ONLINE_OPTIMIZERS, **OFFLINE_ALGORITHMS})]
+    OfflineName = Literal[algorithms_for("offline")]
+    OnlineName = Literal[algorithms_for("online")]
 
 
 def algorithm(name: str) -> Learner:
-    """The registered algorithm called ``name`` (offline algorithms first)."""
-    return OFFLINE_ALGORITHMS.get(name) or ONLINE_OPTIMIZERS[name]
+    """The registered algorithm called ``name``."""
+    return ALGORITHMS[name]
 
 
 class ConfigError(ValueError):
@@ -182,7 +181,7 @@ else:
                     default=dataclasses.replace(algo.Config(), **COOPO_ALGO_DEFAULTS.get(name, {}))
                 ),
             )
-            for name, algo in {**OFFLINE_ALGORITHMS, **ONLINE_OPTIMIZERS}.items()
+            for name, algo in ALGORITHMS.items()
         ],
         bases=(RunConfig,),
         frozen=True,
@@ -196,12 +195,8 @@ def validate_config(cfg: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"--{option.replace('_', '-')}: {msg}")
 
-    need(cfg.offline in OFFLINE_ALGORITHMS, "offline", f"unknown algorithm {cfg.offline!r}")
-    need(
-        cfg.online in ONLINE_OPTIMIZERS or cfg.online in OFFLINE_ALGORITHMS,
-        "online",
-        f"unknown optimizer {cfg.online!r}",
-    )
+    need(cfg.offline in algorithms_for("offline"), "offline", f"unknown algorithm {cfg.offline!r}")
+    need(cfg.online in algorithms_for("online"), "online", f"unknown optimizer {cfg.online!r}")
     need(cfg.cycles >= 1, "cycles", f"must be >= 1, got {cfg.cycles}")
     need(cfg.offline_steps >= 0, "offline_steps", f"must be >= 0, got {cfg.offline_steps}")
     need(cfg.online_steps >= 0, "online_steps", f"must be >= 0, got {cfg.online_steps}")
@@ -281,7 +276,7 @@ def validate_config(cfg: TrainConfig) -> None:
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
     if cfg.wandb:  # a missing extra is not a bad value: MissingExtra, exit code 1
         extras.require("wandb", "--wandb")
-    for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
+    for algo in ALGORITHMS:
         algo_cfg = cfg.algo_config(algo)
         for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):
             need(False, f"{algo}.{name}", msg)
@@ -450,7 +445,7 @@ PRESETS: dict[str, TrainConfig] = {
         method="o2o",
         offline="cal_ql",
         online="cal_ql",
-        cal_ql=OFFLINE_ALGORITHMS["cal_ql"].Config(),
+        cal_ql=ALGORITHMS["cal_ql"].Config(),
     ),
     "rlpd": TrainConfig(
         method="online",

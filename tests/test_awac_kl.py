@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from coopo.offline import awac_kl
+from coopo.algos import awac_kl
 from coopo.types import NO_MC_RETURN
 from tests.test_algorithms import NET, SPEC, batch
 

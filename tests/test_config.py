@@ -51,13 +51,17 @@ def test_bad_config_values_name_the_option(change, option):
 def test_cli_choices_match_the_registries():
     import typing
 
+    from coopo.algos import ALGORITHMS, algorithms_for
     from coopo.config import OfflineName, OnlineName
-    from coopo.offline import OFFLINE_ALGORITHMS
-    from coopo.online import ONLINE_OPTIMIZERS
 
-    assert set(typing.get_args(OfflineName)) == set(OFFLINE_ALGORITHMS)
-    assert set(typing.get_args(OnlineName)) == set(ONLINE_OPTIMIZERS) | set(OFFLINE_ALGORITHMS)
-    for name in [*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS]:
+    offline = ("awac_kl", "iql", "cql", "cal_ql", "td3_bc")
+    assert typing.get_args(OfflineName) == algorithms_for("offline") == offline
+    # the online optimizers first, then the offline algorithms that can also fine-tune
+    online = ("sac", "td3", "rlpd", "ppo", *offline)
+    assert typing.get_args(OnlineName) == algorithms_for("online") == online
+    assert algorithms_for("on-policy") == ("ppo",)
+    assert [f.name for f in dataclasses.fields(TrainConfig)][-len(ALGORITHMS) :] == [*ALGORITHMS]
+    for name in ALGORITHMS:
         assert dataclasses.is_dataclass(getattr(TrainConfig(), name))
 
 
@@ -65,3 +69,4 @@ def test_preset_baselines_parse_and_validate():
     for name in ("awac-ft", "iql-ft", "calql-ft", "rlpd"):
         validate_config(PRESETS[name])
     assert PRESETS["rlpd"].utd_ratio == 20 and PRESETS["iql-ft"].online == "iql"
+

@@ -12,9 +12,7 @@ import pytest
 from rich.console import Console
 
 from coopo import data
-from coopo.config import (
-    validate_config,
-)
+from coopo.config import ConfigError, validate_config
 from coopo.data import DatasetError
 from coopo.envs import EnvError
 from coopo.logger import read_metrics
@@ -135,7 +133,7 @@ def test_dataset_from_another_env_is_refused(tmp_path: Path):
     ],
 )
 def test_any_pair_runs_end_to_end(tmp_path: Path, offline: str, online: str, method: str):
-    from coopo.online import ppo
+    from coopo.algos import ppo
 
     c = cfg(
         tmp_path,
@@ -154,15 +152,17 @@ def test_any_pair_runs_end_to_end(tmp_path: Path, offline: str, online: str, met
 
 @pytest.mark.parametrize("role", ["offline", "online"])
 def test_a_new_algorithm_is_one_module_and_one_registry_line(tmp_path: Path, monkeypatch, role):
-    from coopo.offline import OFFLINE_ALGORITHMS
-    from coopo.online import ONLINE_OPTIMIZERS
+    from coopo.algos import ALGORITHMS
 
     from . import toy_algorithm as toy
 
-    registry = OFFLINE_ALGORITHMS if role == "offline" else ONLINE_OPTIMIZERS
-    monkeypatch.setitem(registry, toy.NAME, toy)  # the registry line
+    monkeypatch.setattr(toy, "ROLES", frozenset({role}))  # it plays this role only
+    monkeypatch.setitem(ALGORITHMS, toy.NAME, toy)  # the registry line
     c = cfg(tmp_path, **{role: toy.NAME})
     validate_config(c)
+    other = "online" if role == "offline" else "offline"
+    with pytest.raises(ConfigError, match=f"--{other}: unknown"):  # a role it does not declare
+        validate_config(cfg(tmp_path, **{other: toy.NAME}))
     assert c.algo_config(toy.NAME) == toy.Config()
     result = train(c)
     assert result.finished and np.isfinite(result.final_returns[0])

@@ -17,9 +17,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from coopo.algos import ALGORITHMS
 from coopo.config import TrainConfig, config_from_dict, config_to_dict
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS
 
 
 @dataclass(frozen=True)
@@ -435,7 +435,7 @@ _REFERENCE: dict[str, Any] = {
     # since (build_size is unused by bench runs, whose datasets are files, but recorded).
     "build_size": 100_000,
     "offline_data": "dataset",
-    "cal_ql": OFFLINE_ALGORITHMS["cal_ql"].Config(),
+    "cal_ql": ALGORITHMS["cal_ql"].Config(),
 }
 
 _SMOKE_BASE = TrainConfig(

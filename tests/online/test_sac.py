@@ -9,8 +9,8 @@ import pytest
 
 from coopo import distributions as D
 from coopo import phases
-from coopo.algorithms import PolicyHandoff
-from coopo.online import rlpd, sac
+from coopo.algos import rlpd, sac
+from coopo.algos.base import PolicyHandoff
 
 from ..test_algorithms import NET, SPEC, batch
 

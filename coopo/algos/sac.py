@@ -41,7 +41,8 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import (
+from coopo.algos.base import (
+    ActorCriticConfig,
     PolicyHandoff,
     absorb_actor_critic,
     actor_critic_handoff,
@@ -55,22 +56,15 @@ from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "sac"
+ROLES = frozenset({"online"})
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ActorCriticConfig):
     """SAC hyperparameters (defaults from the SAC paper, temperature as in fine-tuning work)."""
 
-    actor_lr: float = 3e-4
-    """Actor learning rate (Adam)."""
-    critic_lr: float = 3e-4
-    """Critic learning rate (Adam)."""
     temperature_lr: float = 3e-4
     """Learning rate of log(alpha)."""
-    discount: float = 0.99
-    """Discount factor gamma."""
-    tau: float = 0.005
-    """Polyak rate of the target critics."""
     init_temperature: float = 0.1
     """Initial alpha. Lower than SAC's 1.0 so a pretrained actor is not washed out by entropy."""
     target_entropy_scale: float = 1.0

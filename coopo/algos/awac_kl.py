@@ -42,7 +42,8 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import (
+from coopo.algos.base import (
+    ActorCriticConfig,
     absorb_as_anchor,
     actor_critic_handoff,
     anchored_actor_step,
@@ -54,20 +55,13 @@ from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "awac_kl"
+ROLES = frozenset({"offline", "online"})
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ActorCriticConfig):
     """AWAC-KL hyperparameters (defaults follow AWAC / CORL where the COOPO paper is silent)."""
 
-    actor_lr: float = 3e-4
-    """Actor learning rate (Adam)."""
-    critic_lr: float = 3e-4
-    """Critic learning rate (Adam)."""
-    discount: float = 0.99
-    """Discount factor gamma."""
-    tau: float = 0.005
-    """Polyak rate of the target critics."""
     awac_lambda: float = 1.0
     """Temperature lambda in exp(A / lambda): the KL-to-data constraint's multiplier."""
     max_weight: float = 100.0

@@ -288,6 +288,26 @@ def validate_config(cfg: TrainConfig) -> None:
                 need(0 < value <= 1, f"{algo}.{f.name}", f"must be in (0, 1], got {value}")
 
 
+# Options removed from the algorithms after the handoff study measured them
+# (docs/results/handoffs.md), each with its "off" value: what the code does now. A recorded
+# config (config.json, bench.json) holding that value still rebuilds; one that used the option
+# is refused, naming the commit that has it.
+REMOVED_AT = "d03ab3af8a47"
+_SAC_HANDOFF_OPTIONS: dict[str, Any] = {
+    "anchor_kl_coef": 0.0,
+    "anchor_kl_decay_steps": 0,
+    "anchor_tau": 0.0,
+    "critic_warmup_steps": 0,
+    "target_entropy_from_actor": False,
+    "reset_optimizers_on_handoff": False,
+}
+REMOVED_OPTIONS: dict[str, dict[str, Any]] = {
+    "awac_kl": {"mc_lower_bound": False},
+    "sac": _SAC_HANDOFF_OPTIONS,
+    "rlpd": _SAC_HANDOFF_OPTIONS,  # RLPD's config extends SAC's
+}
+
+
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
@@ -310,7 +330,15 @@ def config_from_dict(d: Any, source: str = "config") -> TrainConfig:
         for name, value in data.items():
             where = f"{prefix}{name}"
             if name not in fields:
-                problems.append(f"{source}: unknown field {where!r} (not a {cls.__name__} option)")
+                off = REMOVED_OPTIONS.get(prefix.rstrip("."), {})
+                if name in off and value == off[name]:
+                    continue  # recorded switched off: what the code does now
+                problems.append(
+                    f"{source}: field {where!r} = {_shown(value)}: option removed; runs that "
+                    f"use it need commit {REMOVED_AT} (docs/results/handoffs.md)"
+                    if name in off
+                    else f"{source}: unknown field {where!r} (not a {cls.__name__} option)"
+                )
                 continue
             default = fields[name].default
             if dataclasses.is_dataclass(default):

@@ -70,3 +70,18 @@ def test_preset_baselines_parse_and_validate():
         validate_config(PRESETS[name])
     assert PRESETS["rlpd"].utd_ratio == 20 and PRESETS["iql-ft"].online == "iql"
 
+
+def test_a_recorded_config_with_a_removed_option_switched_off_rebuilds():
+    """Runs recorded before an option was removed hold its "off" value: they rebuild as they
+    ran. A run that used the option is refused, naming the commit that still has it."""
+    from coopo.config import REMOVED_AT, config_from_dict, config_to_dict
+
+    recorded = config_to_dict(TrainConfig())
+    recorded["sac"] = {**recorded["sac"], "anchor_kl_coef": 0.0, "critic_warmup_steps": 0}
+    recorded["awac_kl"] = {**recorded["awac_kl"], "mc_lower_bound": False}
+    assert config_from_dict(recorded) == TrainConfig()
+    recorded["sac"]["anchor_kl_coef"] = 1.0
+    with pytest.raises(
+        ConfigError, match=f"'sac.anchor_kl_coef' = 1.0: option removed.*{REMOVED_AT}"
+    ):
+        config_from_dict(recorded)

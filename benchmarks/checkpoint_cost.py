@@ -54,10 +54,9 @@ def build_state(seeds: int, fill: bool) -> Any:
     import jax.numpy as jnp
     import numpy as np
 
+    from coopo.algos import awac_kl, sac
     from coopo.buffers import replay_init
     from coopo.networks import NetworkConfig
-    from coopo.offline import awac_kl
-    from coopo.online import sac
     from coopo.runner import RunState
     from coopo.types import EnvSpec
 

@@ -128,7 +128,6 @@ def cells() -> dict[str, Cell]:
                 "max_weight": 100.0,
                 "kl_coef": 0.0,  # AWAC-KL's KL term off: plain AWAC
                 "value_samples": 1,
-                "mc_lower_bound": False,
             },
             "AWACConfig",
             {

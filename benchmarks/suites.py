@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from coopo.algos import ALGORITHMS
 from coopo.bench.suites import MethodSpec, RunSpec, Suite, evaluations
 from coopo.config import TrainConfig
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS
 from coopo.schedule import Budget
 
 # ----------------------------------------------------------------------------- costs
@@ -262,7 +262,7 @@ _REFERENCE: dict[str, Any] = {
     # since (build_size is unused by bench runs, whose datasets are files, but recorded).
     "build_size": 100_000,
     "offline_data": "dataset",
-    "cal_ql": OFFLINE_ALGORITHMS["cal_ql"].Config(),
+    "cal_ql": ALGORITHMS["cal_ql"].Config(),
 }
 
 _SMOKE_BASE = TrainConfig(
@@ -521,52 +521,18 @@ SUITES: dict[str, Suite] = {
         description=(
             "What makes COOPO collapse at a switch to SAC, and which handoff option fixes it: "
             "each option alone on the two development datasets, 3 seeds, cpu-suite budgets, "
-            "evaluations every 1k env steps (docs/results/handoffs.md)."
+            "evaluations every 1k env steps (docs/results/handoffs.md). The options the study "
+            "rejected are removed from coopo, and their methods with them; they run at commit "
+            "d03ab3af8a47."
         ),
         base=dataclasses.replace(_CPU_BASE, eval_interval=1_000),
         datasets=("hopper-medium", "walker2d-medium"),
         methods=(
             COOPO_SAC,
             coopo_variant(
-                "anchor-kl",
-                {"sac": {"anchor_kl_coef": 1.0, "anchor_kl_decay_steps": 10_000}},
-                "SAC's actor keeps lambda * KL to the handed-over actor (lambda 1, decaying to 0 over the phase)",
-            ),
-            coopo_variant(
-                "anchor-kl-const",
-                {"sac": {"anchor_kl_coef": 1.0}},
-                "SAC's actor keeps lambda * KL to the handed-over actor for the whole phase (lambda 1)",
-            ),
-            coopo_variant(
-                "anchor-kl-0.3",
-                {"sac": {"anchor_kl_coef": 0.3}},
-                "As anchor-kl-const with lambda 0.3",
-            ),
-            coopo_variant(
-                "anchor-kl-0.1",
-                {"sac": {"anchor_kl_coef": 0.1}},
-                "As anchor-kl-const with lambda 0.1",
-            ),
-            coopo_variant(
-                "anchor-trust",
-                {"sac": {"anchor_kl_coef": 1.0, "anchor_tau": 0.001}},
-                "As anchor-kl-const (lambda 1), with the anchor following the actor (Polyak "
-                "rate 0.001): the KL term bounds how fast the policy moves, not how far",
-            ),
-            coopo_variant(
                 "plain-q",
                 {"sac": {"backup_entropy": False}},
                 "SAC learns the plain Q of the offline phase (no entropy in the TD target)",
-            ),
-            coopo_variant(
-                "warmup",
-                {"sac": {"critic_warmup_steps": 2_000}},
-                "2k critic-only updates after each handoff",
-            ),
-            coopo_variant(
-                "entropy-from-actor",
-                {"sac": {"target_entropy_from_actor": True}},
-                "SAC's target entropy set from the handed-over actor",
             ),
             coopo_variant(
                 "layernorm",
@@ -590,12 +556,6 @@ SUITES: dict[str, Suite] = {
                 {"sac": {"actor_lr": 3e-5}},
                 "SAC's actor learns 10x slower than its critic (3e-5 against 3e-4), so the critic "
                 "can learn what the actor's new actions do before the actor has moved far",
-            ),
-            coopo_variant(
-                "mc-bound",
-                {"awac_kl": {"mc_lower_bound": True}},
-                "The anchoring critic's TD target is bounded below by the dataset's discounted "
-                "return-to-go, so the critic handed to SAC is not still climbing (cause 4)",
             ),
             coopo_variant(
                 "online-calql",
@@ -655,11 +615,6 @@ SUITES: dict[str, Suite] = {
                 "kl1",
                 {"awac_kl": {"kl_coef": 1.0}},
                 "Offline phases hold 10x closer to the policy the online phase ended with (beta 1)",
-            ),
-            coopo_variant(
-                "reset-adam",
-                {"sac": {"reset_optimizers_on_handoff": True}},
-                "Fresh Adam moments for SAC's actor and critic at each handoff",
             ),
             COOPO_SAC_1CYCLE,
             MethodSpec(

@@ -36,10 +36,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from coopo import phases, provenance
+from coopo.algos import ALGORITHMS, awac_kl, cal_ql, iql, sac
 from coopo.buffers import replay_init
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS, awac_kl, cal_ql, iql
-from coopo.online import ONLINE_OPTIMIZERS, sac
 from coopo.types import EnvSpec
 
 RESULTS = Path(__file__).parent / "results"
@@ -158,7 +157,7 @@ def online_label(optimizer: str) -> str:
 def offline_updates_per_second(
     name: str, seeds: int, k: int, repeats: int, n: int = 100_000, config: Any = None
 ) -> tuple[float, Any, tuple[Any, ...]]:
-    algo = OFFLINE_ALGORITHMS.get(name) or ONLINE_OPTIMIZERS[name]
+    algo = ALGORITHMS[name]
     cfg = algo.Config() if config is None else config
     data = synthetic_dataset(n, HOPPER)
     keys = jnp.stack([jax.random.PRNGKey(s) for s in range(seeds)])

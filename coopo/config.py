@@ -15,30 +15,29 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from coopo import extras
-from coopo.algorithms import Learner, config_errors
+from coopo.algos import ALGORITHMS, algorithms_for
+from coopo.algos.base import Learner, config_errors
 from coopo.envs import VECTOR_MODES, VectorMode
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS
-from coopo.online import ONLINE_OPTIMIZERS
 from coopo.presets import PRESET_NAMES
 
 Method = Literal["coopo", "o2o", "offline", "online"]
 OfflineData = Literal["dataset", "dataset+online"]
 
-# The --offline / --online choices come from the registries. Any offline algorithm can also
-# run the online phase: that is how the "X fine-tuning" baselines (AWAC, IQL, Cal-QL) keep
-# their own algorithm in both phases.
+# The --offline / --online choices come from the registry's roles. Every offline algorithm
+# can also run the online phase: that is how the "X fine-tuning" baselines (AWAC, IQL, Cal-QL)
+# keep their own algorithm in both phases.
 if TYPE_CHECKING:
     OfflineName = str
     OnlineName = str
 else:
-    OfflineName = Literal[tuple(OFFLINE_ALGORITHMS)]
-    OnlineName = Literal[tuple({**ONLINE_OPTIMIZERS, **OFFLINE_ALGORITHMS})]
+    OfflineName = Literal[algorithms_for("offline")]
+    OnlineName = Literal[algorithms_for("online")]
 
 
 def algorithm(name: str) -> Learner:
-    """The registered algorithm called ``name`` (offline algorithms first)."""
-    return OFFLINE_ALGORITHMS.get(name) or ONLINE_OPTIMIZERS[name]
+    """The registered algorithm called ``name``."""
+    return ALGORITHMS[name]
 
 
 class ConfigError(ValueError):
@@ -182,7 +181,7 @@ else:
                     default=dataclasses.replace(algo.Config(), **COOPO_ALGO_DEFAULTS.get(name, {}))
                 ),
             )
-            for name, algo in {**OFFLINE_ALGORITHMS, **ONLINE_OPTIMIZERS}.items()
+            for name, algo in ALGORITHMS.items()
         ],
         bases=(RunConfig,),
         frozen=True,
@@ -196,12 +195,8 @@ def validate_config(cfg: TrainConfig) -> None:
         if not ok:
             raise ConfigError(f"--{option.replace('_', '-')}: {msg}")
 
-    need(cfg.offline in OFFLINE_ALGORITHMS, "offline", f"unknown algorithm {cfg.offline!r}")
-    need(
-        cfg.online in ONLINE_OPTIMIZERS or cfg.online in OFFLINE_ALGORITHMS,
-        "online",
-        f"unknown optimizer {cfg.online!r}",
-    )
+    need(cfg.offline in algorithms_for("offline"), "offline", f"unknown algorithm {cfg.offline!r}")
+    need(cfg.online in algorithms_for("online"), "online", f"unknown optimizer {cfg.online!r}")
     need(cfg.cycles >= 1, "cycles", f"must be >= 1, got {cfg.cycles}")
     need(cfg.offline_steps >= 0, "offline_steps", f"must be >= 0, got {cfg.offline_steps}")
     need(cfg.online_steps >= 0, "online_steps", f"must be >= 0, got {cfg.online_steps}")
@@ -281,7 +276,7 @@ def validate_config(cfg: TrainConfig) -> None:
     need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
     if cfg.wandb:  # a missing extra is not a bad value: MissingExtra, exit code 1
         extras.require("wandb", "--wandb")
-    for algo in (*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS):
+    for algo in ALGORITHMS:
         algo_cfg = cfg.algo_config(algo)
         for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):
             need(False, f"{algo}.{name}", msg)
@@ -291,6 +286,26 @@ def validate_config(cfg: TrainConfig) -> None:
                 need(value > 0, f"{algo}.{f.name}", f"must be > 0, got {value}")
             if f.name in ("discount", "tau", "expectile"):
                 need(0 < value <= 1, f"{algo}.{f.name}", f"must be in (0, 1], got {value}")
+
+
+# Options removed from the algorithms after the handoff study measured them
+# (docs/results/handoffs.md), each with its "off" value: what the code does now. A recorded
+# config (config.json, bench.json) holding that value still rebuilds; one that used the option
+# is refused, naming the commit that has it.
+REMOVED_AT = "d03ab3af8a47"
+_SAC_HANDOFF_OPTIONS: dict[str, Any] = {
+    "anchor_kl_coef": 0.0,
+    "anchor_kl_decay_steps": 0,
+    "anchor_tau": 0.0,
+    "critic_warmup_steps": 0,
+    "target_entropy_from_actor": False,
+    "reset_optimizers_on_handoff": False,
+}
+REMOVED_OPTIONS: dict[str, dict[str, Any]] = {
+    "awac_kl": {"mc_lower_bound": False},
+    "sac": _SAC_HANDOFF_OPTIONS,
+    "rlpd": _SAC_HANDOFF_OPTIONS,  # RLPD's config extends SAC's
+}
 
 
 def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
@@ -315,7 +330,15 @@ def config_from_dict(d: Any, source: str = "config") -> TrainConfig:
         for name, value in data.items():
             where = f"{prefix}{name}"
             if name not in fields:
-                problems.append(f"{source}: unknown field {where!r} (not a {cls.__name__} option)")
+                off = REMOVED_OPTIONS.get(prefix.rstrip("."), {})
+                if name in off and value == off[name]:
+                    continue  # recorded switched off: what the code does now
+                problems.append(
+                    f"{source}: field {where!r} = {_shown(value)}: option removed; runs that "
+                    f"use it need commit {REMOVED_AT} (docs/results/handoffs.md)"
+                    if name in off
+                    else f"{source}: unknown field {where!r} (not a {cls.__name__} option)"
+                )
                 continue
             default = fields[name].default
             if dataclasses.is_dataclass(default):
@@ -450,7 +473,7 @@ PRESETS: dict[str, TrainConfig] = {
         method="o2o",
         offline="cal_ql",
         online="cal_ql",
-        cal_ql=OFFLINE_ALGORITHMS["cal_ql"].Config(),
+        cal_ql=ALGORITHMS["cal_ql"].Config(),
     ),
     "rlpd": TrainConfig(
         method="online",

@@ -119,9 +119,7 @@ def cql_penalty(
 def calql_lower_bound(q_pi: jax.Array, mc_returns: jax.Array) -> jax.Array:
     """Cal-QL (Nakamoto et al. 2023): policy-action Q values in the CQL penalty are bounded
     below by the behaviour policy's Monte-Carlo return, max(Q(s, a_pi), V_mc(s)). Rows with no
-    known return carry ``NO_MC_RETURN`` (-1e9) and are left as they are. AWAC-KL's
-    ``mc_lower_bound`` applies the same bound to its TD target (optimality tightening,
-    He et al. 2017)."""
+    known return carry ``NO_MC_RETURN`` (-1e9) and are left as they are."""
     return jnp.maximum(q_pi, mc_returns)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from coopo import phases
-from coopo.algorithms import Learner, RolloutLearner
+from coopo.algos.base import Learner, RolloutLearner
 from coopo.config import TrainConfig
 from coopo.data import Dataset, DatasetError, resolve_dataset, validate_against_env
 from coopo.data.dataset import discounted_returns_to_go

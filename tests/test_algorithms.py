@@ -1,4 +1,4 @@
-"""Contract suite: every registered offline algorithm and online optimizer must pass it."""
+"""Contract suite: every registered algorithm must pass it."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ import pytest
 from flax import serialization
 
 from coopo import phases
-from coopo.algorithms import RolloutLearner, same_shapes
+from coopo.algos import ALGORITHMS, PHASES
+from coopo.algos.base import RolloutLearner, same_shapes
 from coopo.buffers import replay_add, replay_init
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS
-from coopo.online import ONLINE_OPTIMIZERS
 from coopo.types import EnvSpec, Transition
 
 SPEC = EnvSpec(obs_dim=5, act_dim=2)
 NET = NetworkConfig(hidden_dims=(32, 32))
-ALGOS = {
-    **{f"offline:{k}": v for k, v in OFFLINE_ALGORITHMS.items()},
-    **{f"online:{k}": v for k, v in ONLINE_OPTIMIZERS.items()},
-}
+ALGOS = ALGORITHMS
 
 
 def batch(n: int = 64, seed: int = 0) -> Transition:
@@ -60,6 +56,20 @@ def leaves_differ(a, b) -> bool:
 @pytest.fixture(params=sorted(ALGOS), ids=sorted(ALGOS))
 def algo(request):
     return ALGOS[request.param]
+
+
+def test_roles_are_declared_and_kept(algo):
+    """Each module names the phases it can play; "on-policy" marks exactly the modules that
+    learn from their own rollout; an offline algorithm's config has the discount of the
+    dataset's returns-to-go; every offline algorithm can also fine-tune."""
+    import dataclasses
+
+    assert algo.ROLES <= {*PHASES, "on-policy"} and algo.ROLES & set(PHASES)
+    assert ("on-policy" in algo.ROLES) == isinstance(algo, RolloutLearner)
+    assert "on-policy" not in algo.ROLES or "online" in algo.ROLES
+    if "offline" in algo.ROLES:
+        assert "online" in algo.ROLES
+        assert "discount" in {f.name for f in dataclasses.fields(algo.Config)}
 
 
 def test_update_is_finite_and_changes_parameters(algo):

@@ -51,13 +51,17 @@ def test_bad_config_values_name_the_option(change, option):
 def test_cli_choices_match_the_registries():
     import typing
 
+    from coopo.algos import ALGORITHMS, algorithms_for
     from coopo.config import OfflineName, OnlineName
-    from coopo.offline import OFFLINE_ALGORITHMS
-    from coopo.online import ONLINE_OPTIMIZERS
 
-    assert set(typing.get_args(OfflineName)) == set(OFFLINE_ALGORITHMS)
-    assert set(typing.get_args(OnlineName)) == set(ONLINE_OPTIMIZERS) | set(OFFLINE_ALGORITHMS)
-    for name in [*OFFLINE_ALGORITHMS, *ONLINE_OPTIMIZERS]:
+    offline = ("awac_kl", "iql", "cql", "cal_ql", "td3_bc")
+    assert typing.get_args(OfflineName) == algorithms_for("offline") == offline
+    # the online optimizers first, then the offline algorithms that can also fine-tune
+    online = ("sac", "td3", "rlpd", "ppo", *offline)
+    assert typing.get_args(OnlineName) == algorithms_for("online") == online
+    assert algorithms_for("on-policy") == ("ppo",)
+    assert [f.name for f in dataclasses.fields(TrainConfig)][-len(ALGORITHMS) :] == [*ALGORITHMS]
+    for name in ALGORITHMS:
         assert dataclasses.is_dataclass(getattr(TrainConfig(), name))
 
 
@@ -65,3 +69,19 @@ def test_preset_baselines_parse_and_validate():
     for name in ("awac-ft", "iql-ft", "calql-ft", "rlpd"):
         validate_config(PRESETS[name])
     assert PRESETS["rlpd"].utd_ratio == 20 and PRESETS["iql-ft"].online == "iql"
+
+
+def test_a_recorded_config_with_a_removed_option_switched_off_rebuilds():
+    """Runs recorded before an option was removed hold its "off" value: they rebuild as they
+    ran. A run that used the option is refused, naming the commit that still has it."""
+    from coopo.config import REMOVED_AT, config_from_dict, config_to_dict
+
+    recorded = config_to_dict(TrainConfig())
+    recorded["sac"] = {**recorded["sac"], "anchor_kl_coef": 0.0, "critic_warmup_steps": 0}
+    recorded["awac_kl"] = {**recorded["awac_kl"], "mc_lower_bound": False}
+    assert config_from_dict(recorded) == TrainConfig()
+    recorded["sac"]["anchor_kl_coef"] = 1.0
+    with pytest.raises(
+        ConfigError, match=f"'sac.anchor_kl_coef' = 1.0: option removed.*{REMOVED_AT}"
+    ):
+        config_from_dict(recorded)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import jax
 import pytest
 
-from coopo.offline import awac_kl, cal_ql, cql
+from coopo.algos import awac_kl, cal_ql, cql
 
 from .online.test_sac import differ
 from .test_algorithms import NET, SPEC, batch

@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from coopo.algos import algorithms_for, ppo
 from coopo.api import train
 from coopo.config import TrainConfig
 from coopo.data import build_dataset, write_npz
 from coopo.logger import read_metrics
 from coopo.networks import NetworkConfig
-from coopo.offline import OFFLINE_ALGORITHMS
-from coopo.online import ppo
 from coopo.policy import export_mlp_npz, load_policy
 
 PENDULUM = TrainConfig(
@@ -117,7 +116,7 @@ FASTER = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", sorted(OFFLINE_ALGORITHMS))
+@pytest.mark.parametrize("algo", algorithms_for("offline"))
 def test_offline_algorithm_learns_from_medium_data(
     algo: str, medium_pendulum: Path, tmp_path: Path
 ):

@@ -2,7 +2,7 @@
 (maximum likelihood under the shared tanh-Gaussian actor); the critics ride along untrained.
 
 It is what adding an algorithm takes: this one module, plus one registry line
-(``OFFLINE_ALGORITHMS[NAME] = module`` or ``ONLINE_OPTIMIZERS[NAME] = module``).
+(``NAME: module`` in ``coopo.algos.ALGORITHMS``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import (
+from coopo.algos.base import (
     absorb_actor_critic,
     actor_critic_handoff,
     init_actor_critic,
@@ -25,6 +25,7 @@ from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "toy_bc"
+ROLES = frozenset({"offline", "online"})
 
 
 @dataclass(frozen=True)

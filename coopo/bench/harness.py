@@ -58,7 +58,7 @@ from rich.console import Console
 
 from coopo import provenance
 from coopo.bench.suites import RunSpec, Suite, expand
-from coopo.config import TrainConfig, config_to_dict
+from coopo.config import REMOVED_OPTIONS, TrainConfig, config_to_dict
 from coopo.jsonfile import METRICS, METRICS_GZ, compress_metrics
 from coopo.schedule import Budget, num_cycles
 
@@ -242,7 +242,8 @@ def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
     # is not a difference: the run used what the option's default does. So the recorded
     # config is filled in with today's defaults for every option it lacks, at any depth.
     defaults = json.loads(json.dumps(config_to_dict(TrainConfig())))
-    old_config = _with_missing(old.get("config", {}), defaults, new["config"])
+    recorded = _without_removed(old.get("config", {}))
+    old_config = _with_missing(recorded, defaults, new["config"])
     if old_config != new["config"]:
         changed = sorted(
             k
@@ -253,6 +254,17 @@ def check_consistent(path: Path, spec: RunSpec, dataset: Path) -> None:
             f"{path} holds a run of another config (differs in: {', '.join(changed)}); "
             "use another --out, or delete that run directory to re-run it"
         )
+
+
+def _without_removed(recorded: dict) -> dict:
+    """``recorded`` without the options removed from coopo since (``REMOVED_OPTIONS``) that it
+    holds switched off: the run did what today's code does. One switched on stays, and is a
+    difference."""
+    out = dict(recorded)
+    for algo, off in REMOVED_OPTIONS.items():
+        if isinstance(out.get(algo), dict):
+            out[algo] = {k: v for k, v in out[algo].items() if k not in off or v != off[k]}
+    return out
 
 
 def _with_missing(recorded: dict, defaults: dict, wanted: dict) -> dict:

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from coopo.algorithms import Learner
+from coopo.algos.base import Learner
 from coopo.buffers import (
     ReplayBuffer,
     mix_counts,

@@ -7,7 +7,7 @@ was collected is one of two strategies:
   ``utd_ratio`` updates per step on a mix of dataset and replay data (SAC, TD3, RLPD, any
   offline algorithm run online);
 - :class:`OnPolicyUpdates`: collect one rollout of ``rollout_steps(config)`` steps, then one
-  ``update_rollout`` on it (a :class:`~coopo.algorithms.RolloutLearner`, e.g. PPO).
+  ``update_rollout`` on it (a :class:`~coopo.algos.base.RolloutLearner`, e.g. PPO).
 
 Env resets are seeded from (seed, phase index, episode), so a resumed run collects exactly
 what an unbroken one would.
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import jax.numpy as jnp
 import numpy as np
 
-from coopo.algorithms import Learner, RolloutLearner
+from coopo.algos.base import Learner, RolloutLearner
 from coopo.buffers import mark_last_truncated
 from coopo.envs import ActionScaler, Vector, reset_where
 from coopo.normalization import Normalizer

@@ -103,8 +103,8 @@ def _sac_config(
     run_dir: Path,
 ) -> Any:
     """SAC from scratch, no dataset, one seed: the behaviour-policy run."""
+    from coopo.algos import sac
     from coopo.config import TrainConfig
-    from coopo.online import sac
 
     return TrainConfig(
         env_id=env_id,

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from coopo.algos import ALGORITHMS
 from coopo.config import COOPO_ALGO_DEFAULTS, TrainConfig
-from coopo.offline import OFFLINE_ALGORITHMS
-from coopo.online import ONLINE_OPTIMIZERS
 from tests.conftest import project_suites
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -28,7 +27,7 @@ def load(name: str):
 
 
 tp = load("throughput")
-REGISTRY = {**OFFLINE_ALGORITHMS, **ONLINE_OPTIMIZERS}
+REGISTRY = ALGORITHMS
 
 
 @pytest.mark.parametrize("bench", tp.update_benches(), ids=lambda b: b.label)

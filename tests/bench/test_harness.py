@@ -14,7 +14,7 @@ from coopo.bench import harness
 from coopo.bench.harness import BenchError, run_suite
 from coopo.bench.suites import chunk_plan, expand
 from coopo.cli import main
-from coopo.config import config_from_dict, validate_config
+from coopo.config import REMOVED_AT, ConfigError, config_from_dict, validate_config
 from coopo.jsonfile import METRICS, METRICS_GZ, read_metrics
 from tests.conftest import PROJECT_SUITES, project_suites
 
@@ -252,7 +252,7 @@ def test_an_option_added_since_a_run_was_recorded_is_not_a_difference_at_any_dep
     path = tmp_path / "run"
     path.mkdir()
     record = json.loads(json.dumps(harness.spec_record(spec, Path("x.npz"))))
-    del record["config"]["sac"]["anchor_kl_coef"]  # an option SAC's config gained later
+    del record["config"]["sac"]["actor_q_reduction"]  # an option SAC's config gained later
     del record["config"]["drift_switch_mse"]  # and a top-level one
     (path / "bench.json").write_text(json.dumps(record))
     harness.check_consistent(path, spec, tmp_path / "x.npz")  # accepted
@@ -260,6 +260,41 @@ def test_an_option_added_since_a_run_was_recorded_is_not_a_difference_at_any_dep
     (path / "bench.json").write_text(json.dumps(record))
     with pytest.raises(BenchError, match=r"differs in: sac\)"):
         harness.check_consistent(path, spec, tmp_path / "x.npz")
+
+
+def test_an_option_removed_since_a_run_was_recorded_is_no_difference_when_it_was_off(
+    tmp_path: Path,
+):
+    """A run recorded while SAC still had the rejected handoff options, all switched off, did
+    what today's code does: the bench continues it. One recorded switched on is a difference."""
+    suite = dataclasses.replace(SMOKE, methods=SMOKE.methods[:1], seeds=(0,))
+    spec = expand(suite)[0]
+    path = tmp_path / "run"
+    path.mkdir()
+    record = json.loads(json.dumps(harness.spec_record(spec, Path("x.npz"))))
+    record["config"]["sac"].update(anchor_kl_coef=0.0, critic_warmup_steps=0)
+    record["config"]["awac_kl"]["mc_lower_bound"] = False
+    (path / "bench.json").write_text(json.dumps(record))
+    harness.check_consistent(path, spec, tmp_path / "x.npz")  # accepted
+    record["config"]["sac"]["anchor_kl_coef"] = 1.0
+    (path / "bench.json").write_text(json.dumps(record))
+    with pytest.raises(BenchError, match=r"differs in: sac\)"):
+        harness.check_consistent(path, spec, tmp_path / "x.npz")
+
+
+# The handoffs suite's methods whose options were removed after it measured them; their
+# committed runs are kept, and re-running them needs commit REMOVED_AT.
+REMOVED_METHODS = {
+    "coopo-anchor-kl",
+    "coopo-anchor-kl-const",
+    "coopo-anchor-kl-0.3",
+    "coopo-anchor-kl-0.1",
+    "coopo-anchor-trust",
+    "coopo-warmup",
+    "coopo-entropy-from-actor",
+    "coopo-mc-bound",
+    "coopo-reset-adam",
+}
 
 
 @pytest.mark.parametrize("results", ["handoffs", "cpu-heldout", "ablations", "cpu"])
@@ -271,14 +306,22 @@ def test_committed_runs_configs_rebuild_a_valid_run(results: str):
     root = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / results / "runs"
     records = sorted(root.glob("*/*/seeds-*/bench.json"))
     assert records, f"no committed runs under {root}"
+    rebuilt = 0
     for f in records:
         rec = json.loads(f.read_text())
-        cfg = config_from_dict(rec["config"])
+        try:
+            cfg = config_from_dict(rec["config"])
+        except ConfigError as e:  # a run of an option since removed: refused, naming the commit
+            assert f"option removed; runs that use it need commit {REMOVED_AT}" in str(e)
+            assert rec["method"] in REMOVED_METHODS, rec["method"]
+            continue
+        rebuilt += 1
         validate_config(cfg)
         assert list(cfg.seeds) == rec["seeds"]
         run_config = f.parent / "config.json"
         if run_config.is_file():
             assert config_from_dict(json.loads(run_config.read_text())).seeds == cfg.seeds
+    assert rebuilt
 
 
 def test_bench_refuses_runs_made_on_other_data(tmp_path: Path):

@@ -1,16 +1,16 @@
-"""The two plug-in points: offline algorithms and online optimizers.
+"""The algorithm protocol and the pieces the algorithm modules share.
 
-Both are plain modules that satisfy :class:`Learner`: a ``NAME``, a frozen ``Config``
-dataclass and pure functions over an immutable state pytree; each registry
-(:data:`coopo.offline.OFFLINE_ALGORITHMS`, :data:`coopo.online.ONLINE_OPTIMIZERS`) is one line
-per module, and the run configuration derives its per-algorithm options from them. An
-on-policy optimizer also satisfies :class:`RolloutLearner`. Phases talk to them only through this protocol, and
-hand over a :class:`PolicyHandoff` (a typed value, never a shared mutable object) at every
-phase boundary.
+An algorithm is a plain module that satisfies :class:`Learner`: a ``NAME``, the ``ROLES`` it
+can play, a frozen ``Config`` dataclass and pure functions over an immutable state pytree. The
+registry (:data:`coopo.algos.ALGORITHMS`) is one line per module, and the run configuration
+derives its per-algorithm options from it. An on-policy optimizer also satisfies
+:class:`RolloutLearner`. Phases talk to algorithms only through this protocol, and hand over a
+:class:`PolicyHandoff` (a typed value, never a shared mutable object) at every phase boundary.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -31,10 +31,26 @@ class PolicyHandoff(struct.PyTreeNode):
     target_critic: Params
 
 
+@dataclass(frozen=True)
+class ActorCriticConfig:
+    """The hyperparameters every actor-critic algorithm has; each ``Config`` extends it."""
+
+    actor_lr: float = 3e-4
+    """Actor learning rate (Adam)."""
+    critic_lr: float = 3e-4
+    """Critic learning rate (Adam)."""
+    discount: float = 0.99
+    """Discount factor gamma."""
+    tau: float = 0.005
+    """Polyak rate of the target networks."""
+
+
 class Learner(Protocol):
     """An algorithm module: ``init``, pure ``update``, ``act`` and the two handoff functions."""
 
     NAME: str
+    ROLES: frozenset[str]
+    """``"offline"``, ``"online"`` (and ``"on-policy"`` for a :class:`RolloutLearner`)."""
     Config: type
 
     def init(self, key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Any) -> Any:
@@ -58,15 +74,10 @@ class Learner(Protocol):
         ...
 
 
-# Offline algorithms and online optimizers share the protocol; the names document the role.
-OfflineAlgorithm = Learner
-OnlineOptimizer = Learner
-
-
 @runtime_checkable
 class RolloutLearner(Learner, Protocol):
-    """An on-policy online optimizer (PPO): it learns from the rollout it has just collected,
-    not from a replay buffer. The online phase collects ``rollout_steps(config)`` env steps
+    """An on-policy online optimizer (PPO, ``ROLES`` with ``"on-policy"``): it learns from the
+    rollout it has just collected, not from a replay buffer. The online phase collects ``rollout_steps(config)`` env steps
     per seed, then calls ``update_rollout`` once; a module that has these three functions is
     run this way (:class:`coopo.phases.online.OnPolicyUpdates`)."""
 

@@ -10,7 +10,7 @@ tanh-Gaussian whose std head is whatever it was when TD3 took over (TD3 never tr
 TD3's target actor is re-initialised from the absorbed actor.
 
 The critic and actor steps are plain functions (:func:`critic_step`, :func:`actor_loss`) that
-:mod:`coopo.offline.td3_bc` reuses.
+:mod:`coopo.algos.td3_bc` reuses.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from coopo.algorithms import (
+from coopo.algos.base import (
+    ActorCriticConfig,
     PolicyHandoff,
     absorb_actor_critic,
     actor_critic_handoff,
@@ -33,20 +34,13 @@ from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "td3"
+ROLES = frozenset({"online"})
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ActorCriticConfig):
     """TD3 hyperparameters (the paper's defaults)."""
 
-    actor_lr: float = 3e-4
-    """Actor learning rate (Adam)."""
-    critic_lr: float = 3e-4
-    """Critic learning rate (Adam)."""
-    discount: float = 0.99
-    """Discount factor gamma."""
-    tau: float = 0.005
-    """Polyak rate of the target actor and critics."""
     policy_noise: float = 0.2
     """Std of the target policy smoothing noise."""
     noise_clip: float = 0.5

@@ -32,12 +32,13 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import PolicyHandoff, stochastic_actor_act, take_critics
+from coopo.algos.base import PolicyHandoff, stochastic_actor_act, take_critics
 from coopo.losses import gae, ppo_clipped_objective
 from coopo.networks import NetworkConfig, make_actor, make_critic, make_value
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "ppo"
+ROLES = frozenset({"online", "on-policy"})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ import jax.numpy as jnp
 from flax import struct
 from flax.training.train_state import TrainState
 
-from coopo.algorithms import (
+from coopo.algos.base import (
+    ActorCriticConfig,
     absorb_as_anchor,
     actor_critic_handoff,
     anchored_actor_step,
@@ -46,22 +47,15 @@ from coopo.networks import NetworkConfig, adam, make_value
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "iql"
+ROLES = frozenset({"offline", "online"})
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ActorCriticConfig):
     """IQL hyperparameters (the paper's MuJoCo locomotion settings)."""
 
-    actor_lr: float = 3e-4
-    """Actor learning rate (Adam)."""
-    critic_lr: float = 3e-4
-    """Q learning rate (Adam)."""
     value_lr: float = 3e-4
     """V learning rate (Adam)."""
-    discount: float = 0.99
-    """Discount factor gamma."""
-    tau: float = 0.005
-    """Polyak rate of the target critics."""
     expectile: float = 0.7
     """Expectile tau of the value loss (0.5 = mean, -> 1 = max)."""
     beta: float = 3.0

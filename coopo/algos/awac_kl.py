@@ -23,9 +23,6 @@ Choices made where the COOPO paper is silent (all in :class:`Config`):
 
 - Critic: twin Q with Polyak target networks; TD target ``r + gamma * (1 - terminated) *
   min_j Q'_j(s', a')`` with a' ~ pi (AWAC's, no entropy bonus).
-- ``mc_lower_bound`` (off by default): the TD target is bounded below by the dataset's
-  discounted return-to-go, so value reaches the critic along whole episodes at once
-  (measured to over-shoot on hopper-medium, docs/results/handoffs.md).
 - Advantage ``A = min_j Q_j(s, a) - mean_k min_j Q_j(s, a_k)``, a_k ~ pi (``value_samples``).
 - Weights ``exp(A / lambda)`` clipped at ``max_weight`` (AWAC: lambda = 1, CORL: max 100).
 - The actor is the same tanh-Gaussian as SAC's, so handoffs need no conversion; dataset actions
@@ -42,32 +39,26 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import (
+from coopo.algos.base import (
+    ActorCriticConfig,
     absorb_as_anchor,
     actor_critic_handoff,
     anchored_actor_step,
     init_actor_critic,
     stochastic_actor_act,
 )
-from coopo.losses import awac_weights, calql_lower_bound, critic_mse, soft_update, td_target
+from coopo.losses import awac_weights, critic_mse, soft_update, td_target
 from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "awac_kl"
+ROLES = frozenset({"offline", "online"})
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ActorCriticConfig):
     """AWAC-KL hyperparameters (defaults follow AWAC / CORL where the COOPO paper is silent)."""
 
-    actor_lr: float = 3e-4
-    """Actor learning rate (Adam)."""
-    critic_lr: float = 3e-4
-    """Critic learning rate (Adam)."""
-    discount: float = 0.99
-    """Discount factor gamma."""
-    tau: float = 0.005
-    """Polyak rate of the target critics."""
     awac_lambda: float = 1.0
     """Temperature lambda in exp(A / lambda): the KL-to-data constraint's multiplier."""
     max_weight: float = 100.0
@@ -76,8 +67,6 @@ class Config:
     """beta in beta * KL(pi || pi_prev), active from the second offline phase on (0 = off)."""
     value_samples: int = 1
     """Policy samples used to estimate V(s) = E_{a~pi} Q(s, a) in the advantage."""
-    mc_lower_bound: bool = False
-    """Bound the critic's TD target below by the dataset row's discounted return-to-go, max(r + gamma Q', G_mc) (optimality tightening): value propagates along the data's episodes at once instead of one step per target update, so the critic handed to the online phase is not still climbing. Online rows (no known return) are unaffected. Measured to over-shoot (the max only raises targets, and errors compound through bootstrapping): docs/results/handoffs.md."""
 
 
 class State(struct.PyTreeNode):
@@ -121,8 +110,6 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     next_actions, _ = D.sample_tanh_gaussian(k_next, next_mean, next_log_std)
     q_next = critic_apply(state.target_critic, batch.next_observations, next_actions).min(0)
     target = td_target(batch.rewards, cfg.discount, batch.masks, q_next)
-    if cfg.mc_lower_bound:
-        target = calql_lower_bound(target, batch.mc_returns)  # still no gradient
 
     def critic_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
         q = critic_apply(params, batch.observations, batch.actions)

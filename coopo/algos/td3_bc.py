@@ -7,7 +7,7 @@ TD3 with one extra term in the actor loss, a behaviour-cloning regulariser:
 (``coopo.losses.td3_bc_actor_loss``). The squared error is averaged over the action
 dimensions as well as the batch, as the reference code's ``F.mse_loss`` does (the paper writes
 a sum over action dimensions, which would make alpha mean something else for each |A|). The critic step, target policy smoothing and delayed
-updates are TD3's (imported from :mod:`coopo.online.td3`). The paper also normalises states
+updates are TD3's (imported from :mod:`coopo.algos.td3`). The paper also normalises states
 with dataset statistics, which coopo's observation normaliser already does.
 
 As with TD3, the policy is the mean head of the shared tanh-Gaussian actor.
@@ -21,12 +21,13 @@ import jax
 import jax.numpy as jnp
 
 from coopo import distributions as D
+from coopo.algos import td3
 from coopo.losses import td3_bc_actor_loss
 from coopo.networks import NetworkConfig
-from coopo.online import td3
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "td3_bc"
+ROLES = frozenset({"offline", "online"})
 State = td3.State
 act, handoff, absorb = td3.act, td3.handoff, td3.absorb
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import jax
 
-from coopo.offline import cql
+from coopo.algos import cql
 from coopo.types import Metrics, Transition
 
 NAME = "cal_ql"
+ROLES = frozenset({"offline", "online"})
 State = cql.State
 init, act, handoff, absorb = cql.init, cql.act, cql.handoff, cql.absorb
 

@@ -5,12 +5,12 @@ SAC with RLPD's three critic choices: LayerNorm in the critics, an ensemble of 1
 whose TD target takes the minimum over a random subset of 2, and the actor trained on the
 ensemble mean. The other two RLPD ingredients are run-level settings: symmetric sampling
 (``--online-dataset-fraction 0.5``) and a high update-to-data ratio (``--utd-ratio 20``); the
-``rlpd`` preset sets them all. The update itself is SAC's (:func:`coopo.online.sac.update`).
+``rlpd`` preset sets them all. The update itself is SAC's (:func:`coopo.algos.sac.update`).
 
 Handoff conversion: RLPD's critic ensemble (10 LayerNorm critics) has a different shape from
 the other algorithms' twin critics, so when the incoming critics do not match, RLPD takes the
 actor only and keeps its own critics, and a receiver with twin critics likewise keeps its own
-(:func:`coopo.algorithms.take_critics`). When shapes match (RLPD -> RLPD) it takes everything.
+(:func:`coopo.algos.base.take_critics`). When shapes match (RLPD -> RLPD) it takes everything.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from typing import Literal
 
 import jax
 
+from coopo.algos import sac
 from coopo.networks import NetworkConfig
-from coopo.online import sac
 from coopo.types import EnvSpec
 
 NAME = "rlpd"
+ROLES = frozenset({"online"})
 State = sac.State
 update, act, handoff = sac.update, sac.act, sac.handoff
 

@@ -9,7 +9,7 @@ actions at s and at s' (importance-weighted by their densities). Defaults follow
 Gym-MuJoCo setting (cql_alpha 5, 10 samples, no entropy in the TD backup, as in CORL).
 COOPO's KL-to-the-previous-policy term is added as in :mod:`.awac_kl`.
 
-:mod:`coopo.offline.cal_ql` is this update with the Monte-Carlo lower bound switched on.
+:mod:`coopo.algos.cal_ql` is this update with the Monte-Carlo lower bound switched on.
 
 ``critic_warmup_steps`` (off by default; ``docs/results/handoffs.md``): after a handoff into this
 algorithm (from the second phase on, when it fine-tunes after another algorithm's anchoring
@@ -27,7 +27,8 @@ from flax import struct
 from flax.training.train_state import TrainState
 
 from coopo import distributions as D
-from coopo.algorithms import (
+from coopo.algos.base import (
+    ActorCriticConfig,
     PolicyHandoff,
     absorb_as_anchor,
     actor_critic_handoff,
@@ -49,22 +50,17 @@ from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
 NAME = "cql"
+ROLES = frozenset({"offline", "online"})
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ActorCriticConfig):
     """CQL hyperparameters (paper / CORL Gym-MuJoCo defaults)."""
 
     actor_lr: float = 1e-4
     """Actor learning rate (Adam; the paper uses 1e-4 for the policy)."""
-    critic_lr: float = 3e-4
-    """Critic learning rate (Adam)."""
     temperature_lr: float = 1e-4
     """Learning rate of the SAC entropy temperature."""
-    discount: float = 0.99
-    """Discount factor gamma."""
-    tau: float = 0.005
-    """Polyak rate of the target critics."""
     cql_alpha: float = 5.0
     """Weight of the conservative penalty."""
     num_samples: int = 10

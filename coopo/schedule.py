@@ -81,9 +81,10 @@ class Budget:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Budget:
-        """The budget of a run config as a mapping (a ``config.json`` or a suite's run)."""
-        keys = ("method", "cycles", "offline_steps", "online_steps")
-        return cls.of(*(config[k] for k in keys))
+        """The budget of a run config as a mapping (a ``config.json`` or a suite's run; the
+        method defaults to coopo's, as in :class:`~coopo.config.TrainConfig`)."""
+        steps = (config["cycles"], config["offline_steps"], config["online_steps"])
+        return cls.of(config.get("method", "coopo"), *steps)
 
 
 @dataclass(frozen=True)

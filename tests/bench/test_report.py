@@ -48,7 +48,7 @@ def fake_results(root: Path, finals: dict[str, list[float]], o2o: str = "base") 
             json.dumps({"dataset": "hopper-medium", "method": m, "seeds": seeds})
         )
         (run / "config.json").write_text(
-            json.dumps({"cycles": 1, "online_steps": 1000, "eval_episodes": 5})
+            json.dumps({"cycles": 1, "offline_steps": 0, "online_steps": 1000, "eval_episodes": 5})
         )
         (run / "results.json").write_text("{}")
         lines = []

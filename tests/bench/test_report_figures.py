@@ -17,7 +17,15 @@ def coopo_with_cycles(root: Path) -> None:
     """Make the fake `coopo` run a 2-cycle COOPO run: back to the dataset at env step 500."""
     run = root / "runs" / "hopper-medium" / "coopo" / "seeds"
     (run / "config.json").write_text(
-        json.dumps({"method": "coopo", "cycles": 2, "online_steps": 500, "eval_episodes": 5})
+        json.dumps(
+            {
+                "method": "coopo",
+                "cycles": 2,
+                "offline_steps": 0,
+                "online_steps": 500,
+                "eval_episodes": 5,
+            }
+        )
     )
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     for s in {r["seed"] for r in rows}:

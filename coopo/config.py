@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from coopo import algos as A
 from coopo import extras
 from coopo.algos import ALGORITHMS, algorithms_for
 from coopo.algos.base import Learner, config_errors
@@ -46,13 +47,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A COOPO run: which env and dataset, which method and algorithms, and the budgets.
-
-    Budgets are shared by all methods so comparisons are fair: every method gets
-    ``cycles * offline_steps`` offline gradient steps and ``cycles * online_steps`` online env
-    steps in total (``offline`` and ``online`` only their half). ``coopo`` interleaves them as
-    ``cycles`` x (offline phase, online phase); ``o2o`` runs one offline then one online phase.
-    """
+    """The run-wide options of a :class:`TrainConfig`: everything but each algorithm's own."""
 
     env_id: str = "HalfCheetah-v5"
     """Gymnasium env id (training and evaluation)."""
@@ -159,34 +154,34 @@ class RunConfig:
 # Config keeps the reference; presets and bench suites that reproduce a baseline pin it).
 # Cal-QL online with 2 sampled actions instead of 10: the conservative term costs ~3x a SAC
 # step instead of ~10x, and the handoff measurements in docs/results/handoffs.md used 2.
-COOPO_ALGO_DEFAULTS: dict[str, dict[str, Any]] = {"cal_ql": {"num_samples": 2}}
+COOPO_CALQL_SAMPLES = 2
+COOPO_ALGO_DEFAULTS: dict[str, dict[str, Any]] = {"cal_ql": {"num_samples": COOPO_CALQL_SAMPLES}}
 
-# TrainConfig = RunConfig plus one field per registered algorithm, named after it and holding
-# its Config (`--sac.init-temperature`, `"sac": {...}` in config.json), in registry order.
-if TYPE_CHECKING:
 
-    class TrainConfig(RunConfig):
-        def __init__(self, **kwargs: Any) -> None: ...
+@dataclass(frozen=True)
+class TrainConfig(RunConfig):
+    """A COOPO run: which env and dataset, which method and algorithms, and the budgets.
 
-        def __getattr__(self, name: str) -> Any: ...
+    Budgets are shared by all methods so comparisons are fair: every method gets
+    ``cycles * offline_steps`` offline gradient steps and ``cycles * online_steps`` online env
+    steps in total (``offline`` and ``online`` only their half). ``coopo`` interleaves them as
+    ``cycles`` x (offline phase, online phase); ``o2o`` runs one offline then one online phase.
 
-else:
-    TrainConfig = dataclasses.make_dataclass(
-        "TrainConfig",
-        [
-            (
-                name,
-                algo.Config,
-                field(
-                    default=dataclasses.replace(algo.Config(), **COOPO_ALGO_DEFAULTS.get(name, {}))
-                ),
-            )
-            for name, algo in ALGORITHMS.items()
-        ],
-        bases=(RunConfig,),
-        frozen=True,
-        namespace={"__doc__": RunConfig.__doc__, "__module__": __name__},
-    )
+    Each registered algorithm's options are a field named after it (``--sac.init-temperature``,
+    ``"sac": {...}`` in config.json), in registry order; ``tests/test_config.py`` checks that the
+    fields and the registry agree. An algorithm registered without a field here runs with its
+    ``Config`` defaults (:meth:`RunConfig.algo_config`).
+    """
+
+    awac_kl: A.awac_kl.Config = A.awac_kl.Config()
+    iql: A.iql.Config = A.iql.Config()
+    cql: A.cql.Config = A.cql.Config()
+    cal_ql: A.cal_ql.Config = A.cal_ql.Config(num_samples=COOPO_CALQL_SAMPLES)
+    td3_bc: A.td3_bc.Config = A.td3_bc.Config()
+    sac: A.sac.Config = A.sac.Config()
+    td3: A.td3.Config = A.td3.Config()
+    rlpd: A.rlpd.Config = A.rlpd.Config()
+    ppo: A.ppo.Config = A.ppo.Config()
 
 
 def validate_config(cfg: TrainConfig) -> None:

@@ -129,7 +129,7 @@ def set_aside(run_dir: Path) -> Path:
     return aside
 
 
-def record_start(run_dir: Path, cfg: TrainConfig, dataset_info: dict[str, Any]) -> None:
+def record_start(run_dir: Path, cfg: TrainConfig, dataset_info: dict[str, Any] | None) -> None:
     """``config.json`` (with the dataset's absolute path, when it is a file or directory, so a
     resume finds it from anywhere) and ``dataset.json`` of a new run."""
     from coopo.config import config_to_dict

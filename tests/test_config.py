@@ -61,8 +61,10 @@ def test_cli_choices_match_the_registries():
     assert typing.get_args(OnlineName) == algorithms_for("online") == online
     assert algorithms_for("on-policy") == ("ppo",)
     assert [f.name for f in dataclasses.fields(TrainConfig)][-len(ALGORITHMS) :] == [*ALGORITHMS]
-    for name in ALGORITHMS:
-        assert dataclasses.is_dataclass(getattr(TrainConfig(), name))
+    hints = typing.get_type_hints(TrainConfig)
+    for name, algo in ALGORITHMS.items():
+        assert hints[name] is algo.Config  # a static field of the algorithm's own Config
+        assert isinstance(getattr(TrainConfig(), name), algo.Config)
 
 
 def test_preset_baselines_parse_and_validate():

@@ -29,6 +29,26 @@ def test_mypy():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
+def test_the_type_checker_sees_each_algorithms_options(tmp_path: Path):
+    """The run config's per-algorithm fields are static: mypy knows ``cfg.sac`` is SAC's
+    Config, so a misspelt option or a wrong type is caught before a run starts."""
+    code = tmp_path / "use_config.py"
+    code.write_text(
+        "from coopo.config import TrainConfig\n"
+        "cfg = TrainConfig()\n"
+        "ok: float = cfg.sac.actor_lr + cfg.cal_ql.num_samples\n"
+        "bad = cfg.sac.actor_learning_rate\n"
+        "worse: str = cfg.iql.expectile\n"
+    )
+    result = run(sys.executable, "-m", "mypy", "--no-incremental", str(code))
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert '"Config" has no attribute "actor_learning_rate"' in out
+    assert 'Incompatible types in assignment (expression has type "float"' in out
+    assert out.count("error:") == 2, out
+
+
 def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """coopo module -> the coopo modules it imports (at the top or inside functions)."""
     import ast

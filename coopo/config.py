@@ -11,6 +11,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -184,103 +185,134 @@ class TrainConfig(RunConfig):
     ppo: A.ppo.Config = A.ppo.Config()
 
 
+Check = tuple[bool, str, str]
+"""(whether an option's value can work, the option, what is wrong with it otherwise)."""
+
+
 def validate_config(cfg: TrainConfig) -> None:
-    # Over 60 lines: a flat list of independent checks, one per option, each naming it.
-    def need(ok: bool, option: str, msg: str) -> None:
+    """Refuse a config that cannot work: a :class:`ConfigError` naming the first option whose
+    value is wrong, and why. The checks run in order, so a later one may rely on an earlier."""
+    for group in (_phase_checks, _drift_checks, _loop_checks, _run_checks):
+        _raise_first(group(cfg))
+    if cfg.wandb:  # a missing extra is not a bad value: MissingExtra, exit code 1
+        extras.require("wandb", "--wandb")
+    _raise_first(_algorithm_checks(cfg))
+
+
+def _raise_first(checks: Iterator[Check]) -> None:
+    for ok, option, msg in checks:
         if not ok:
             raise ConfigError(f"--{option.replace('_', '-')}: {msg}")
 
-    need(cfg.offline in algorithms_for("offline"), "offline", f"unknown algorithm {cfg.offline!r}")
-    need(cfg.online in algorithms_for("online"), "online", f"unknown optimizer {cfg.online!r}")
-    need(cfg.cycles >= 1, "cycles", f"must be >= 1, got {cfg.cycles}")
-    need(cfg.offline_steps >= 0, "offline_steps", f"must be >= 0, got {cfg.offline_steps}")
-    need(cfg.online_steps >= 0, "online_steps", f"must be >= 0, got {cfg.online_steps}")
-    need(
-        0.0 <= cfg.online_dataset_fraction <= 1.0,
-        "online_dataset_fraction",
-        f"must be in [0, 1], got {cfg.online_dataset_fraction}",
-    )
+
+def _phase_checks(cfg: TrainConfig) -> Iterator[Check]:
+    """The method's algorithms, budgets and data mixing."""
+    yield cfg.offline in algorithms_for("offline"), "offline", f"unknown algorithm {cfg.offline!r}"
+    yield cfg.online in algorithms_for("online"), "online", f"unknown optimizer {cfg.online!r}"
+    yield cfg.cycles >= 1, "cycles", f"must be >= 1, got {cfg.cycles}"
+    yield cfg.offline_steps >= 0, "offline_steps", f"must be >= 0, got {cfg.offline_steps}"
+    yield cfg.online_steps >= 0, "online_steps", f"must be >= 0, got {cfg.online_steps}"
+    fraction = cfg.online_dataset_fraction
+    yield 0.0 <= fraction <= 1.0, "online_dataset_fraction", f"must be in [0, 1], got {fraction}"
     if cfg.offline_online_fraction is not None:
-        need(
-            0.0 <= cfg.offline_online_fraction <= 1.0,
+        fraction = cfg.offline_online_fraction
+        yield (
+            0.0 <= fraction <= 1.0,
             "offline_online_fraction",
-            f"must be in [0, 1], got {cfg.offline_online_fraction}",
+            f"must be in [0, 1], got {fraction}",
         )
-        need(
+        yield (
             cfg.offline_data == "dataset+online",
             "offline_online_fraction",
             "applies only with --offline-data dataset+online (the offline phases sample the "
             f"dataset only with --offline-data {cfg.offline_data})",
         )
+
+
+def _drift_checks(cfg: TrainConfig) -> Iterator[Check]:
     for option in ("drift_switch_mse", "drift_switch_drop"):
         value = getattr(cfg, option)
-        need(value >= 0, option, f"must be >= 0 (0: off), got {value}")
+        yield value >= 0, option, f"must be >= 0 (0: off), got {value}"
         if value > 0:
-            need(
+            yield (
                 cfg.method == "coopo" and cfg.cycles >= 2,
                 option,
                 "switches back to anchoring before a later cycle: needs --method coopo and "
                 f"--cycles >= 2 (got --method {cfg.method} --cycles {cfg.cycles})",
             )
-            need(
+            yield (
                 0 < cfg.eval_interval < cfg.online_steps,
                 option,
                 "is checked at mid-phase evaluations: needs 0 < --eval-interval < --online-steps "
                 f"(got {cfg.eval_interval} and {cfg.online_steps})",
             )
-    need(cfg.utd_ratio >= 1, "utd_ratio", f"must be >= 1, got {cfg.utd_ratio}")
-    need(cfg.update_every >= 1, "update_every", f"must be >= 1, got {cfg.update_every}")
-    need(cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}")
-    need(
+
+
+def _loop_checks(cfg: TrainConfig) -> Iterator[Check]:
+    """Updates, collection and evaluation."""
+    yield cfg.utd_ratio >= 1, "utd_ratio", f"must be >= 1, got {cfg.utd_ratio}"
+    yield cfg.update_every >= 1, "update_every", f"must be >= 1, got {cfg.update_every}"
+    yield cfg.batch_size >= 1, "batch_size", f"must be >= 1, got {cfg.batch_size}"
+    yield (
         cfg.replay_capacity >= cfg.update_every,
         "replay_capacity",
         f"must be >= update_every ({cfg.update_every})",
     )
-    need(cfg.random_steps >= 0, "random_steps", "must be >= 0")
-    need(cfg.reward_scale > 0, "reward_scale", f"must be > 0, got {cfg.reward_scale}")
-    need(
+    yield cfg.random_steps >= 0, "random_steps", "must be >= 0"
+    yield cfg.reward_scale > 0, "reward_scale", f"must be > 0, got {cfg.reward_scale}"
+    modes = ", ".join(VECTOR_MODES)
+    yield (
         cfg.vector_env in VECTOR_MODES,
         "vector_env",
-        f"must be one of {', '.join(VECTOR_MODES)}, got {cfg.vector_env!r}",
+        f"must be one of {modes}, got {cfg.vector_env!r}",
     )
-    need(cfg.eval_episodes >= 1, "eval_episodes", f"must be >= 1, got {cfg.eval_episodes}")
-    need(
+    yield cfg.eval_episodes >= 1, "eval_episodes", f"must be >= 1, got {cfg.eval_episodes}"
+    yield (
         cfg.eval_interval >= 0 and cfg.eval_interval % cfg.update_every == 0,
         "eval_interval",
-        f"must be a non-negative multiple of update_every ({cfg.update_every}), got {cfg.eval_interval}",
+        f"must be a non-negative multiple of update_every ({cfg.update_every}), "
+        f"got {cfg.eval_interval}",
     )
-    need(cfg.offline_eval_interval >= 0, "offline_eval_interval", "must be >= 0")
-    need(cfg.scan_length >= 1, "scan_length", f"must be >= 1, got {cfg.scan_length}")
-    need(len(cfg.seeds) >= 1, "seeds", "give at least one seed")
-    need(len(set(cfg.seeds)) == len(cfg.seeds), "seeds", f"duplicate seeds {cfg.seeds}")
-    need(all(s >= 0 for s in cfg.seeds), "seeds", "seeds must be >= 0")
-    need(cfg.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
-    need(cfg.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: by time)")
-    need(cfg.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0 (0: phase ends only)")
-    need(cfg.max_phases >= 0, "max_phases", "must be >= 0")
-    need(cfg.build_size >= 1, "build_size", "must be >= 1")
-    need(cfg.build_noise >= 0, "build_noise", "must be >= 0")
-    need(cfg.network.num_critics >= 1, "network.num_critics", "must be >= 1")
-    need(all(h >= 1 for h in cfg.network.hidden_dims), "network.hidden_dims", "widths must be >= 1")
+    yield cfg.offline_eval_interval >= 0, "offline_eval_interval", "must be >= 0"
+    yield cfg.scan_length >= 1, "scan_length", f"must be >= 1, got {cfg.scan_length}"
+
+
+def _run_checks(cfg: TrainConfig) -> Iterator[Check]:
+    """Seeds, checkpoints, the dataset and the networks."""
+    yield len(cfg.seeds) >= 1, "seeds", "give at least one seed"
+    yield len(set(cfg.seeds)) == len(cfg.seeds), "seeds", f"duplicate seeds {cfg.seeds}"
+    yield all(s >= 0 for s in cfg.seeds), "seeds", "seeds must be >= 0"
+    yield cfg.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1"
+    yield cfg.checkpoint_every >= 0, "checkpoint_every", "must be >= 0 (0: by time)"
+    yield cfg.checkpoint_minutes >= 0, "checkpoint_minutes", "must be >= 0 (0: phase ends only)"
+    yield cfg.max_phases >= 0, "max_phases", "must be >= 0"
+    yield cfg.build_size >= 1, "build_size", "must be >= 1"
+    yield cfg.build_noise >= 0, "build_noise", "must be >= 0"
+    net = cfg.network
+    yield net.num_critics >= 1, "network.num_critics", "must be >= 1"
+    yield all(h >= 1 for h in net.hidden_dims), "network.hidden_dims", "widths must be >= 1"
     no_data = cfg.dataset.lower() in ("", "none")
-    need(
+    yield (
         not (no_data and cfg.method != "online"),
         "dataset",
         f"method {cfg.method!r} needs a dataset",
     )
-    need(not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset")
-    if cfg.wandb:  # a missing extra is not a bad value: MissingExtra, exit code 1
-        extras.require("wandb", "--wandb")
+    yield not (no_data and cfg.scratch_uses_dataset), "scratch_uses_dataset", "needs a dataset"
+
+
+def _algorithm_checks(cfg: TrainConfig) -> Iterator[Check]:
+    """Each algorithm's own checks, then the generic ones (learning rates > 0, discount, tau
+    and expectile in (0, 1])."""
     for algo in ALGORITHMS:
         algo_cfg = cfg.algo_config(algo)
         for name, msg in config_errors(algorithm(algo), algo_cfg, cfg.network):
-            need(False, f"{algo}.{name}", msg)
+            yield False, f"{algo}.{name}", msg
         for f in dataclasses.fields(algo_cfg):
             value = getattr(algo_cfg, f.name)
             if f.name.endswith("_lr"):
-                need(value > 0, f"{algo}.{f.name}", f"must be > 0, got {value}")
+                yield value > 0, f"{algo}.{f.name}", f"must be > 0, got {value}"
             if f.name in ("discount", "tau", "expectile"):
-                need(0 < value <= 1, f"{algo}.{f.name}", f"must be in (0, 1], got {value}")
+                yield 0 < value <= 1, f"{algo}.{f.name}", f"must be in (0, 1], got {value}"
 
 
 # Options removed from the algorithms after the handoff study measured them

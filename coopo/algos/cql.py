@@ -20,6 +20,7 @@ conservative penalty reshapes the critic it was handed before the actor follows 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -107,13 +108,66 @@ def init(key: jax.Array, spec: EnvSpec, net: NetworkConfig, config: Config) -> S
 def conservative_update(
     state: State, batch: Transition, key: jax.Array, calibrated: bool
 ) -> tuple[State, Metrics]:
-    """One CQL update; ``calibrated=True`` applies Cal-QL's lower bound to policy-action Qs."""
-    # Over 60 lines: the paper's update as one block (critic TD + conservative penalty,
-    # then actor and temperature), so it can be read against the CQL/Cal-QL algorithm boxes.
+    """One CQL update; ``calibrated=True`` applies Cal-QL's lower bound to policy-action Qs:
+    the critic's TD loss plus the conservative penalty, then SAC's actor (with the KL to the
+    previous policy) and temperature, as in the CQL/Cal-QL algorithm boxes."""
     cfg = state.config
     k_next, k_rand, k_cur, k_nxt, k_actor = jax.random.split(key, 5)
-    actor_apply, critic_apply = state.actor.apply_fn, state.critic.apply_fn
+    actor_apply = state.actor.apply_fn
     alpha = jnp.exp(state.temperature.params["log_alpha"])
+    critic, critic_metrics = conservative_critic_step(
+        state, batch, (k_next, k_rand, k_cur, k_nxt), alpha, calibrated
+    )
+    ref_mean, ref_log_std = actor_apply(state.reference_actor, batch.observations)
+
+    def actor_loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        mean, log_std = actor_apply(params, batch.observations)
+        a, logp = D.sample_tanh_gaussian(k_actor, mean, log_std)
+        q_pi = critic.apply_fn(critic.params, batch.observations, a).min(0)
+        kl = jnp.mean(D.gaussian_kl(mean, log_std, ref_mean, ref_log_std))
+        return sac_actor_loss(alpha, logp, q_pi) + cfg.kl_coef * state.kl_active * kl, (logp, kl)
+
+    (actor_loss, (logp, kl)), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
+        state.actor.params
+    )
+    actor = state.actor.apply_gradients(grads=actor_grads)
+    temp_loss, temp_grads = jax.value_and_grad(
+        lambda p: sac_temperature_loss(p["log_alpha"], logp, state.target_entropy)
+    )(state.temperature.params)
+
+    temperature = state.temperature.apply_gradients(grads=temp_grads)
+    # Critic warm-up after a handoff: the actor and temperature (and their moments) stay.
+    warming = (state.kl_active > 0) & (state.steps_since_handoff < cfg.critic_warmup_steps)
+    new_state = state.replace(
+        actor=keep_if(warming, state.actor, actor),
+        critic=critic,
+        target_critic=soft_update(state.target_critic, critic.params, cfg.tau),
+        temperature=keep_if(warming, state.temperature, temperature),
+        steps_since_handoff=state.steps_since_handoff + 1,
+    )
+    metrics = {
+        **critic_metrics,
+        "actor_loss": actor_loss,
+        "temperature_loss": temp_loss,
+        "alpha": alpha,
+        "kl_to_previous": kl,
+    }
+    return new_state, metrics
+
+
+def conservative_critic_step(
+    state: State,
+    batch: Transition,
+    keys: tuple[jax.Array, jax.Array, jax.Array, jax.Array],
+    alpha: jax.Array,
+    calibrated: bool,
+) -> tuple[Any, Metrics]:
+    """The critic's step: TD loss to the entropy-regularised target plus ``cql_alpha`` times
+    the conservative penalty over ``num_samples`` random, current-policy and next-policy
+    actions per source (Cal-QL: policy-action Qs bounded below by the data's returns)."""
+    cfg = state.config
+    k_next, k_rand, k_cur, k_nxt = keys
+    actor_apply, critic_apply = state.actor.apply_fn, state.critic.apply_fn
     n, (b, act_dim) = cfg.num_samples, batch.actions.shape
 
     next_mean, next_log_std = actor_apply(state.actor.params, batch.next_observations)
@@ -147,46 +201,13 @@ def conservative_update(
     (critic_loss, (td_loss, penalty)), critic_grads = jax.value_and_grad(
         critic_loss_fn, has_aux=True
     )(state.critic.params)
-    critic = state.critic.apply_gradients(grads=critic_grads)
-
-    ref_mean, ref_log_std = actor_apply(state.reference_actor, batch.observations)
-
-    def actor_loss_fn(params: Params) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-        mean, log_std = actor_apply(params, batch.observations)
-        a, logp = D.sample_tanh_gaussian(k_actor, mean, log_std)
-        q_pi = critic_apply(critic.params, batch.observations, a).min(0)
-        kl = jnp.mean(D.gaussian_kl(mean, log_std, ref_mean, ref_log_std))
-        return sac_actor_loss(alpha, logp, q_pi) + cfg.kl_coef * state.kl_active * kl, (logp, kl)
-
-    (actor_loss, (logp, kl)), actor_grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
-        state.actor.params
-    )
-    actor = state.actor.apply_gradients(grads=actor_grads)
-    temp_loss, temp_grads = jax.value_and_grad(
-        lambda p: sac_temperature_loss(p["log_alpha"], logp, state.target_entropy)
-    )(state.temperature.params)
-
-    temperature = state.temperature.apply_gradients(grads=temp_grads)
-    # Critic warm-up after a handoff: the actor and temperature (and their moments) stay.
-    warming = (state.kl_active > 0) & (state.steps_since_handoff < cfg.critic_warmup_steps)
-    new_state = state.replace(
-        actor=keep_if(warming, state.actor, actor),
-        critic=critic,
-        target_critic=soft_update(state.target_critic, critic.params, cfg.tau),
-        temperature=keep_if(warming, state.temperature, temperature),
-        steps_since_handoff=state.steps_since_handoff + 1,
-    )
     metrics = {
         "critic_loss": critic_loss,
         "td_loss": td_loss,
         "cql_penalty": penalty,
-        "actor_loss": actor_loss,
-        "temperature_loss": temp_loss,
-        "alpha": alpha,
-        "kl_to_previous": kl,
         "data_log_likelihood": D.tanh_gaussian_log_prob(mean, log_std, batch.actions).mean(),
     }
-    return new_state, metrics
+    return state.critic.apply_gradients(grads=critic_grads), metrics
 
 
 def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metrics]:

@@ -10,7 +10,9 @@ them against an earlier record and exits 1 on any difference.
     # ... refactor ...
     python benchmarks/identity.py --compare /tmp/identity-before.json
 
-Byte identity holds on one machine with one set of package versions (XLA may fuse differently
+Each record also hashes ``metrics.jsonl`` without the metrics of options removed since
+(:data:`REMOVED_METRICS`), the one difference such a removal may make. Byte identity holds on
+one machine with one set of package versions (XLA may fuse differently
 elsewhere), so compare records made on the same host.
 """
 
@@ -50,10 +52,25 @@ def _coopo(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "coopo", *args], check=True, capture_output=True)
 
 
+# Metrics that only the SAC handoff options removed at d03ab3af8a47 logged
+# (docs/results/handoffs.md): a record also hashes metrics.jsonl without them, so runs
+# from before and after that removal compare on everything else.
+REMOVED_METRICS = ("online/anchor_kl", "online/anchor_kl_weight", "online/target_entropy")
+
+
+def _without_removed(path: Path) -> bytes:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    kept = [{k: v for k, v in r.items() if k not in REMOVED_METRICS} for r in lines]
+    return "".join(json.dumps(r) + "\n" for r in kept).encode()
+
+
 def _digest(run_dir: Path) -> dict[str, str]:
     files = ["results.json", "metrics.jsonl"]
     files += sorted(str(p.relative_to(run_dir)) for p in (run_dir / "policy").iterdir())
-    return {f: hashlib.sha256((run_dir / f).read_bytes()).hexdigest() for f in files}
+    out = {f: hashlib.sha256((run_dir / f).read_bytes()).hexdigest() for f in files}
+    removed = _without_removed(run_dir / "metrics.jsonl")
+    out["metrics.jsonl without removed metrics"] = hashlib.sha256(removed).hexdigest()
+    return out
 
 
 def record(work: Path) -> dict[str, dict[str, str]]:
@@ -78,6 +95,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, help="write the record here")
     ap.add_argument("--compare", type=Path, help="compare with this earlier record")
+    ap.add_argument(
+        "--allow-removed-metrics",
+        action="store_true",
+        help="a metrics.jsonl that differs only by REMOVED_METRICS counts as the same",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         now = record(Path(tmp))
@@ -91,6 +113,16 @@ def main() -> int:
             for f in sorted(set(before.get(run, {})) | set(now.get(run, {})))
             if before.get(run, {}).get(f) != now.get(run, {}).get(f)
         ]
+        if args.allow_removed_metrics:
+            same = "metrics.jsonl without removed metrics"
+            kept = [d for d in diff if not d.endswith("/metrics.jsonl")]
+            for d in sorted(set(diff) - set(kept)):
+                run = d.rsplit("/", 1)[0]
+                if before[run].get(same) != now[run].get(same):
+                    kept.append(d)
+                else:
+                    print(f"differs only by removed metrics: {d}")
+            diff = kept
         for d in diff:
             print(f"DIFFERS: {d}")
         print("identical" if not diff else f"{len(diff)} files differ")

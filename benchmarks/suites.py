@@ -452,7 +452,8 @@ SUITES: dict[str, Suite] = {
             "env steps with 10 episodes."
         ),
         estimated_hours=(
-            "~14 h on 2 CPU cores in chunks of <= 2.5 h (coopo bench --list), plus building "
+            "~13 h on 2 CPU cores in 6 chunks of <= 2.5 h (coopo bench --list; 22 worker-hours "
+            "at the cpu suite's measured rates, an upper bound), plus building "
             "halfcheetah-medium-replay (re-running its behaviour training) in its first chunk"
         ),
         targets=(60.0,),

@@ -55,6 +55,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from coopo.paths import replace_dir
 from coopo.schedule import Clock
 
 FORMAT = 3
@@ -268,14 +269,7 @@ def save(run_dir: Path, state: Any, counters: Counters, keep: int, name: str | N
                 f.flush()
                 os.fsync(f.fileno())
             _fsync_dir(tmp)
-            if final.exists():  # the same checkpoint again (a resumed run): swap it safely
-                old = root / (name + ".old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(final, old)
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
+            replace_dir(tmp, final)  # the same checkpoint again (a resumed run): swapped safely
             _fsync_dir(root)
             _write_atomic(root / "latest", name.encode())
         except OSError as e:

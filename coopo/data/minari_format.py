@@ -28,6 +28,7 @@ from coopo.data.dataset import (
     flags,
     make_dataset,
 )
+from coopo.paths import replace_dir
 
 MINARI_VERSION = "0.5.4"  # the storage format version we write (read by minari 0.5.x)
 
@@ -252,14 +253,7 @@ def write_minari(ds: Dataset, dataset_id: str, root: str | os.PathLike[str] | No
     ns_meta = root_path / ns / "namespace_metadata.json"
     if "/" in dataset_id and not ns_meta.exists():
         ns_meta.write_text("{}")
-    if dest.exists():
-        old = dest.with_name(dest.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, dest)
+    replace_dir(tmp, dest)
     return dest
 
 

@@ -13,6 +13,9 @@ last 3 evaluations. Each seed of each side runs in its own process with one thre
     python benchmarks/parity_d3rlpy.py --algos iql --datasets hopper-medium-replay --seeds 0 1
     python benchmarks/parity_d3rlpy.py --table                     # the table of what has run
 
+The datasets are the held-out suite's builds, kept on the ``bench-datasets`` branch:
+``python benchmarks/datasets.py fetch benchmarks/results/cpu-heldout`` restores them.
+
 d3rlpy pins gymnasium 1.0 and coopo needs >= 1.1, so d3rlpy's side runs in its own
 environment (``--d3rlpy-python``, default ``/work/d3rlpy-venv/bin/python``):
 
@@ -55,7 +58,18 @@ BATCH = 256
 
 
 def dataset_path(dataset: str) -> Path:
+    """The held-out suite's build of ``dataset``, which its runs trained on."""
     return DATASET_DIR / f"{dataset}-n100000.npz"
+
+
+def require_datasets(datasets: list[str]) -> None:
+    """Stop, saying how to restore them, if the held-out suite's datasets are not here."""
+    for dataset in datasets:
+        if not dataset_path(dataset).is_file():
+            raise SystemExit(
+                f"{dataset_path(dataset)}: missing; restore the held-out suite's datasets with "
+                "`python benchmarks/datasets.py fetch benchmarks/results/cpu-heldout`"
+            )
 
 
 # ----------------------------------------------------------------------------- the grid
@@ -654,6 +668,7 @@ def main() -> None:
 
     from coopo import provenance
 
+    require_datasets(args.datasets)
     res = load(args.out)
     res["invocations"].append(
         {

@@ -29,6 +29,36 @@ from coopo.data import Dataset, build_dataset
 PROJECT_SUITES = Path(__file__).resolve().parents[1] / "benchmarks" / "suites.py"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the slow tests first: with ``-n 2`` the workers then share them out from the
+    start and end on short tests, instead of one worker running a long test alone at the end
+    (longest-first scheduling). Order within each group is kept."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def build_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Path]
+) -> Path:
+    """``build(directory)`` run once per test session, whatever the number of xdist workers.
+
+    The first worker to ask builds under a directory every worker of the session shares
+    (the session's base temporary directory's parent under xdist) while holding a file lock;
+    the others wait and reuse its result. Returns the path ``build`` returned."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / f"once-{name}"
+    root.mkdir(exist_ok=True)
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "done"
+        if not done.is_file():
+            (root / "work").mkdir(exist_ok=True)
+            done.write_text(str(build(root / "work")))
+        return Path(done.read_text())
+
+
 @functools.cache
 def project_suites() -> ModuleType:
     """This project's suite file (benchmarks/suites.py), run once: its ``SUITES``, methods and

@@ -20,6 +20,7 @@ from coopo.data import build_dataset, write_npz
 from coopo.logger import read_metrics
 from coopo.networks import NetworkConfig
 from coopo.policy import export_mlp_npz, load_policy
+from tests.conftest import build_once
 
 PENDULUM = TrainConfig(
     env_id="Pendulum-v1",
@@ -62,8 +63,12 @@ def test_coopo_with_sac_learns_pendulum_from_random_data(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def medium_pendulum(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 'medium' dataset: SAC trained online for 4k steps, exported, rolled out with noise."""
-    root = tmp_path_factory.mktemp("medium")
+    """A 'medium' dataset: SAC trained online for 4k steps, exported, rolled out with noise
+    (built once per session, shared by the xdist workers)."""
+    return build_once(tmp_path_factory, "medium-pendulum", _build_medium_pendulum)
+
+
+def _build_medium_pendulum(root: Path) -> Path:
     cfg = dataclasses.replace(
         PENDULUM,
         method="online",

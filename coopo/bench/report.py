@@ -38,6 +38,7 @@ from coopo.bench import evidence, stats
 from coopo.bench.evidence import Evidence
 from coopo.bench.stats import Curve
 from coopo.bench.styles import cycle_switches, method_styles
+from coopo.bench.tables import ci_text, markdown_table
 from coopo.jsonfile import read_metrics
 from coopo.schedule import Budget
 
@@ -139,22 +140,10 @@ def load_results(root: str | Path) -> Results:
 
 
 # ----------------------------------------------------------------------------- tables
-def _fmt(point: float, lo: float, hi: float, digits: int = 1) -> str:
-    if not math.isfinite(point):
-        return "n/a"
-    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
 def _steps(x: float) -> str:
     if not math.isfinite(x):
         return "never"
     return f"{x / 1000:.1f}k"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 @dataclass
@@ -740,7 +729,7 @@ def compute_section(res: Results) -> list[str]:
         f"{total / 3600:.2f} h in all, next to the estimate {cost_note(res)}. A run that "
         "shared its core with other work takes longer.",
         "",
-        _table(
+        markdown_table(
             ["dataset", "method", "wall minutes", "estimate minutes", "ran on"],
             [[d, m, f"{sec / 60:.1f}", f"{est / 60:.1f}", hosts] for d, m, sec, est, hosts in rows],
         ),
@@ -885,16 +874,16 @@ def _md_final(res: Results, an: Analysis, figs: dict[str, Path | None]) -> list[
     if an.data_level:
         rows.append(["*data level*", *(_level(an.data_level.get(d)) for d in res.datasets)])
     rows += [
-        [m, *(_fmt(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
+        [m, *(ci_text(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
         for m in res.methods
     ]
-    md.append(_table(["method", *res.datasets], rows))
+    md.append(markdown_table(["method", *res.datasets], rows))
     if an.aggregate:
         md += ["", "Across datasets (runs x datasets, stratified bootstrap):", ""]
         md.append(
-            _table(
+            markdown_table(
                 ["method", "IQM", "mean"],
-                [[m, _fmt(*v["iqm"]), _fmt(*v["mean"])] for m, v in an.aggregate.items()],
+                [[m, ci_text(*v["iqm"]), ci_text(*v["mean"])] for m, v in an.aggregate.items()],
             )
         )
         for k in ("aggregate", "profile"):
@@ -912,7 +901,7 @@ def _reduction_cell(cell: ReductionCell) -> str:
     if isinstance(cell, str):
         return cell
     r, lo, hi = cell
-    return _fmt(100 * r, 100 * lo, 100 * hi, digits=0) + " %"
+    return ci_text(100 * r, 100 * lo, 100 * hi, digits=0) + " %"
 
 
 def _md_interactions(res: Results, an: Analysis) -> list[str]:
@@ -942,7 +931,7 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
                 rows.append(
                     [m, *(interactions_cell(*an.interactions[(d, m, lab)]) for lab in labels)]
                 )
-        md += [_table(header, rows), ""]
+        md += [markdown_table(header, rows), ""]
         red_rows = [
             [name, *map(_reduction_cell, cells)] for name, cells in reduction_rows(res, an, d)
         ]
@@ -954,7 +943,7 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
                 "needs fewer [95% independent-samples bootstrap CI]:",
                 "",
             ]
-            md += [_table(["comparison", *labels], red_rows), ""]
+            md += [markdown_table(["comparison", *labels], red_rows), ""]
     return md
 
 
@@ -986,9 +975,9 @@ def _md_curves_and_forgetting(
         "a run's switches (COOPO has one per cycle).",
         "",
     ]
-    rows = [[d, m, _fmt(*first), _fmt(*avg)] for d, m, first, avg in forgetting_rows(res, an)]
+    rows = [[d, m, ci_text(*first), ci_text(*avg)] for d, m, first, avg in forgetting_rows(res, an)]
     md += [
-        _table(["dataset", "method", "first switch", "all switches"], rows)
+        markdown_table(["dataset", "method", "first switch", "all switches"], rows)
         if rows
         else "(no method switches from offline to online)",
         "",
@@ -1012,9 +1001,9 @@ def _md_drift(res: Results, figs: dict[str, Path | None]) -> list[str]:
         [
             d,
             m,
-            _fmt(*mse, digits=3),
-            _fmt(*kl, digits=2) if kl else "-",
-            _fmt(*ll, digits=2) if ll else "-",
+            ci_text(*mse, digits=3),
+            ci_text(*kl, digits=2) if kl else "-",
+            ci_text(*ll, digits=2) if ll else "-",
         ]
         for d, m, mse, kl, ll in drift_rows(res)
     ]
@@ -1025,7 +1014,7 @@ def _md_drift(res: Results, figs: dict[str, Path | None]) -> list[str]:
         "last offline KL to previous policy",
         "last offline data log-likelihood",
     ]
-    return [*md, _table(header, rows), ""]
+    return [*md, markdown_table(header, rows), ""]
 
 
 def render_markdown(res: Results, an: Analysis, figs: dict[str, Path | None]) -> str:

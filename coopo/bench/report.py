@@ -379,10 +379,9 @@ def fig_learning_curves(
     return _save(fig, path)
 
 
-def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | None:
+def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path:
+    """Fraction of runs above each score, per method, with rliable's bands."""
     methods = list(an.aggregate)
-    if not methods:
-        return None
     plt = _plt()
     from rliable import plot_utils
 
@@ -414,10 +413,9 @@ def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | No
     return _save(fig, path)
 
 
-def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path | None:
+def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path:
+    """IQM and mean normalised score across datasets (95% CI bars), per method."""
     methods = list(an.aggregate)
-    if not methods:
-        return None
     plt = _plt()
     colors = _colors(res.methods)
     fig, axes = plt.subplots(1, 2, figsize=(8, 0.5 + 0.45 * len(methods)), squeeze=False)
@@ -947,20 +945,23 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
     return md
 
 
+def _figure_section(title: str, text: str, alt: str, fig: Path | None) -> list[str]:
+    """A section that opens with its heading, a paragraph and a figure the report always draws."""
+    assert fig is not None
+    return [f"## {title}", "", text, "", f"![{alt}]({fig.name})", ""]
+
+
 def _md_curves_and_forgetting(
     res: Results, an: Analysis, figs: dict[str, Path | None]
 ) -> list[str]:
-    curves = figs["curves"]
-    assert curves is not None
-    md = ["## Learning curves", ""]
-    md += [
+    md = _figure_section(
+        "Learning curves",
         "Normalized score against online env steps: mean over seeds and 95% CI band; the "
         "dashed line is the dataset's own normalised return. Offline phases add no env steps, "
         "so a COOPO offline phase shows as a vertical step.",
-        "",
-        f"![learning curves]({curves.name})",
-        "",
-    ]
+        "learning curves",
+        figs["curves"],
+    )
     md += ["## Forgetting at the offline-to-online switch", ""]
     window = (
         f"in the first {an.window / 1000:g}k online env steps after the switch (the suite's "
@@ -986,17 +987,14 @@ def _md_curves_and_forgetting(
 
 
 def _md_drift(res: Results, figs: dict[str, Path | None]) -> list[str]:
-    drift = figs["drift"]
-    assert drift is not None
-    md = ["## Drift from the data", ""]
-    md += [
+    md = _figure_section(
+        "Drift from the data",
         "Mean squared distance between the policy's deterministic action and the dataset's "
         "action on 1,000 fixed dataset states (actions scaled to [-1, 1]), at every evaluation. "
         "Lower = closer to the behaviour policy.",
-        "",
-        f"![drift]({drift.name})",
-        "",
-    ]
+        "drift",
+        figs["drift"],
+    )
     rows = [
         [
             d,
@@ -1036,10 +1034,13 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
     out = Path(out) if out else res.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     an = analyse(res)
+    across = bool(an.aggregate)  # the figures across datasets need the aggregate scores
     figs: dict[str, Path | None] = {
         "curves": fig_learning_curves(res, out / "learning_curves.png", levels=an.data_level),
-        "aggregate": fig_aggregate(res, an, out / "aggregate.png"),
-        "profile": fig_performance_profile(res, an, out / "performance_profile.png"),
+        "aggregate": fig_aggregate(res, an, out / "aggregate.png") if across else None,
+        "profile": (
+            fig_performance_profile(res, an, out / "performance_profile.png") if across else None
+        ),
         "drift": fig_learning_curves(
             res, out / "drift.png", key=DRIFT, ylabel="mean squared action distance to data"
         ),

@@ -46,8 +46,9 @@ from coopo.algos.base import (
     anchored_actor_step,
     init_actor_critic,
     stochastic_actor_act,
+    td_critic_step,
 )
-from coopo.losses import awac_weights, critic_mse, soft_update, td_target
+from coopo.losses import awac_weights, soft_update, td_target
 from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
@@ -110,15 +111,7 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     next_actions, _ = D.sample_tanh_gaussian(k_next, next_mean, next_log_std)
     q_next = critic_apply(state.target_critic, batch.next_observations, next_actions).min(0)
     target = td_target(batch.rewards, cfg.discount, batch.masks, q_next)
-
-    def critic_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
-        q = critic_apply(params, batch.observations, batch.actions)
-        return critic_mse(q, target), q
-
-    (critic_loss, q_data), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
-        state.critic.params
-    )
-    critic = state.critic.apply_gradients(grads=critic_grads)
+    critic, critic_loss, q_data = td_critic_step(state.critic, batch, target)
 
     # --- Actor: advantage-weighted log-likelihood + KL to the previous phase's policy. ---
     mean, log_std = actor_apply(state.actor.params, batch.observations)

@@ -188,6 +188,23 @@ def anchored_actor_step(
     return state.actor.apply_gradients(grads=grads), loss, kl, log_prob
 
 
+def td_critic_step(
+    critic: Any, batch: Transition, target: jax.Array
+) -> tuple[Any, jax.Array, jax.Array]:
+    """One step of the critic ensemble's mean squared TD error towards ``target``.
+
+    Returns (new critic TrainState, loss, Q(s, a) of the batch's actions per critic).
+    """
+    from coopo.losses import critic_mse
+
+    def loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
+        q = critic.apply_fn(params, batch.observations, batch.actions)
+        return critic_mse(q, target), q
+
+    (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(critic.params)
+    return critic.apply_gradients(grads=grads), loss, q
+
+
 def keep_if(keep: jax.Array, old: Any, new: Any) -> Any:
     """``old`` where ``keep`` else ``new``, leaf by leaf (a train state frozen for an update:
     parameters and optimizer moments alike, e.g. the actor during a critic warm-up)."""

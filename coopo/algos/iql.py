@@ -35,10 +35,10 @@ from coopo.algos.base import (
     anchored_actor_step,
     init_actor_critic,
     stochastic_actor_act,
+    td_critic_step,
 )
 from coopo.losses import (
     awac_weights,
-    critic_mse,
     expectile_loss,
     soft_update,
     td_target,
@@ -113,15 +113,7 @@ def update(state: State, batch: Transition, key: jax.Array) -> tuple[State, Metr
     # --- Q: TD towards V(s') (no policy in the target) ---
     next_v = value_apply(value.params, batch.next_observations)[..., 0]
     target = td_target(batch.rewards, cfg.discount, batch.masks, next_v)
-
-    def critic_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
-        q = critic_apply(params, batch.observations, batch.actions)
-        return critic_mse(q, target), q
-
-    (critic_loss, q), critic_grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
-        state.critic.params
-    )
-    critic = state.critic.apply_gradients(grads=critic_grads)
+    critic, critic_loss, q = td_critic_step(state.critic, batch, target)
 
     # --- Actor: advantage-weighted regression + KL to the previous phase's policy ---
     advantage = q_target - v

@@ -35,8 +35,9 @@ from coopo.algos.base import (
     init_actor_critic,
     init_temperature,
     stochastic_actor_act,
+    td_critic_step,
 )
-from coopo.losses import critic_mse, sac_actor_loss, sac_temperature_loss, soft_update, td_target
+from coopo.losses import sac_actor_loss, sac_temperature_loss, soft_update, td_target
 from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
@@ -113,13 +114,8 @@ def update_critic(
     if cfg.backup_entropy:
         q_next = q_next - alpha * next_log_prob
     target = td_target(batch.rewards, cfg.discount, batch.masks, q_next)
-
-    def critic_loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
-        q = critic_apply(params, batch.observations, batch.actions)
-        return critic_mse(q, target), q
-
-    (loss, q), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(state.critic.params)
-    return state.critic.apply_gradients(grads=grads), {"critic_loss": loss, "q_mean": q.mean()}
+    critic, loss, q = td_critic_step(state.critic, batch, target)
+    return critic, {"critic_loss": loss, "q_mean": q.mean()}
 
 
 def update_actor(

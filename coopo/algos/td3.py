@@ -28,8 +28,9 @@ from coopo.algos.base import (
     absorb_actor_critic,
     actor_critic_handoff,
     init_actor_critic,
+    td_critic_step,
 )
-from coopo.losses import critic_mse, soft_update, td_target
+from coopo.losses import soft_update, td_target
 from coopo.networks import NetworkConfig
 from coopo.types import EnvSpec, Metrics, Params, Transition
 
@@ -89,13 +90,8 @@ def critic_step(
     next_a = jnp.clip(next_a + noise, -1.0, 1.0)
     q_next = state.critic.apply_fn(state.target_critic, batch.next_observations, next_a).min(0)
     target = td_target(batch.rewards, cfg.discount, batch.masks, q_next)
-
-    def loss_fn(params: Params) -> tuple[jax.Array, jax.Array]:
-        q = state.critic.apply_fn(params, batch.observations, batch.actions)
-        return critic_mse(q, target), q
-
-    (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic.params)
-    return state.critic.apply_gradients(grads=grads), loss, q.mean()
+    critic, loss, q = td_critic_step(state.critic, batch, target)
+    return critic, loss, q.mean()
 
 
 def delayed_actor_step(

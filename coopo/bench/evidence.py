@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from coopo.bench import stats
+from coopo.bench.tables import ci_text, markdown_table
 from coopo.schedule import Budget
 
 # The report's Results and Run (coopo.bench.report imports this module, so they are not
@@ -177,12 +178,6 @@ def _run_dir(res: Results, dataset: str, method: str) -> Path | None:
 
 
 # ----------------------------------------------------------------------------- rendering
-def _fmt(point: float, lo: float, hi: float, digits: int = 1) -> str:
-    if not math.isfinite(point):
-        return "n/a"
-    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
 def _p(p: float) -> str:
     if not math.isfinite(p):
         return "-"
@@ -190,13 +185,7 @@ def _p(p: float) -> str:
 
 
 def _diff(x: stats.PairedDifference | None) -> str:
-    return "-" if x is None else _fmt(x.mean, x.low, x.high) + f" (n={x.n})"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
+    return "-" if x is None else ci_text(x.mean, x.low, x.high) + f" (n={x.n})"
 
 
 def markdown(res: Results, ev: Evidence) -> list[str]:
@@ -220,7 +209,7 @@ def data_level_section(res: Results, ev: Evidence) -> list[str]:
         "learning curves, a row of the score tables, and the base of the first "
         "interactions target.",
         "",
-        _table(
+        markdown_table(
             ["dataset", "data level"],
             [[d, f"{ev.data_level[d]:.1f}"] for d in res.datasets if d in ev.data_level],
         ),
@@ -237,7 +226,8 @@ def auc_section(res: Results, ev: Evidence) -> list[str]:
         )
     for m in res.methods:
         cells = (
-            _fmt(*stats.interval(ev.auc[(d, m)])) if (d, m) in ev.auc else "-" for d in res.datasets
+            ci_text(*stats.interval(ev.auc[(d, m)])) if (d, m) in ev.auc else "-"
+            for d in res.datasets
         )
         rows.append([m, *cells])
     return [
@@ -247,7 +237,7 @@ def auc_section(res: Results, ev: Evidence) -> list[str]:
         "online env steps, divided by the budget): mean over seeds [95% CI]. Unlike the final "
         "score it rewards getting good early and staying good.",
         "",
-        _table(["method", *res.datasets], rows),
+        markdown_table(["method", *res.datasets], rows),
         "",
     ]
 
@@ -290,21 +280,21 @@ def comparison_section(ev: Evidence) -> list[str]:
             _p(c.final_holm),
             _diff(c.auc),
             _p(c.auc_holm),
-            _fmt(*c.poi, digits=2),
+            ci_text(*c.poi, digits=2),
         ]
         for c in ev.comparisons
         if c.dataset
     ]
-    md += [_table(COMPARISON_HEADER, rows), ""]
+    md += [markdown_table(COMPARISON_HEADER, rows), ""]
     across = [c for c in ev.comparisons if not c.dataset]
     if across:
         md += [
             "Across datasets (probability of improvement averaged over datasets, runs "
             "resampled within each dataset):",
             "",
-            _table(
+            markdown_table(
                 ["comparison", "P(improvement)"],
-                [[f"{c.method} vs {c.baseline}", _fmt(*c.poi, digits=2)] for c in across],
+                [[f"{c.method} vs {c.baseline}", ci_text(*c.poi, digits=2)] for c in across],
             ),
             "",
         ]

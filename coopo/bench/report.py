@@ -38,6 +38,7 @@ from coopo.bench import evidence, stats
 from coopo.bench.evidence import Evidence
 from coopo.bench.stats import Curve
 from coopo.bench.styles import cycle_switches, method_styles
+from coopo.bench.tables import ci_text, markdown_table
 from coopo.jsonfile import read_metrics
 from coopo.schedule import Budget
 
@@ -139,22 +140,10 @@ def load_results(root: str | Path) -> Results:
 
 
 # ----------------------------------------------------------------------------- tables
-def _fmt(point: float, lo: float, hi: float, digits: int = 1) -> str:
-    if not math.isfinite(point):
-        return "n/a"
-    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
 def _steps(x: float) -> str:
     if not math.isfinite(x):
         return "never"
     return f"{x / 1000:.1f}k"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 @dataclass
@@ -390,10 +379,9 @@ def fig_learning_curves(
     return _save(fig, path)
 
 
-def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | None:
+def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path:
+    """Fraction of runs above each score, per method, with rliable's bands."""
     methods = list(an.aggregate)
-    if not methods:
-        return None
     plt = _plt()
     from rliable import plot_utils
 
@@ -425,10 +413,9 @@ def fig_performance_profile(res: Results, an: Analysis, path: Path) -> Path | No
     return _save(fig, path)
 
 
-def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path | None:
+def fig_aggregate(res: Results, an: Analysis, path: Path) -> Path:
+    """IQM and mean normalised score across datasets (95% CI bars), per method."""
     methods = list(an.aggregate)
-    if not methods:
-        return None
     plt = _plt()
     colors = _colors(res.methods)
     fig, axes = plt.subplots(1, 2, figsize=(8, 0.5 + 0.45 * len(methods)), squeeze=False)
@@ -740,7 +727,7 @@ def compute_section(res: Results) -> list[str]:
         f"{total / 3600:.2f} h in all, next to the estimate {cost_note(res)}. A run that "
         "shared its core with other work takes longer.",
         "",
-        _table(
+        markdown_table(
             ["dataset", "method", "wall minutes", "estimate minutes", "ran on"],
             [[d, m, f"{sec / 60:.1f}", f"{est / 60:.1f}", hosts] for d, m, sec, est, hosts in rows],
         ),
@@ -885,16 +872,16 @@ def _md_final(res: Results, an: Analysis, figs: dict[str, Path | None]) -> list[
     if an.data_level:
         rows.append(["*data level*", *(_level(an.data_level.get(d)) for d in res.datasets)])
     rows += [
-        [m, *(_fmt(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
+        [m, *(ci_text(*an.final[(d, m)]) if (d, m) in an.final else "-" for d in res.datasets)]
         for m in res.methods
     ]
-    md.append(_table(["method", *res.datasets], rows))
+    md.append(markdown_table(["method", *res.datasets], rows))
     if an.aggregate:
         md += ["", "Across datasets (runs x datasets, stratified bootstrap):", ""]
         md.append(
-            _table(
+            markdown_table(
                 ["method", "IQM", "mean"],
-                [[m, _fmt(*v["iqm"]), _fmt(*v["mean"])] for m, v in an.aggregate.items()],
+                [[m, ci_text(*v["iqm"]), ci_text(*v["mean"])] for m, v in an.aggregate.items()],
             )
         )
         for k in ("aggregate", "profile"):
@@ -912,7 +899,7 @@ def _reduction_cell(cell: ReductionCell) -> str:
     if isinstance(cell, str):
         return cell
     r, lo, hi = cell
-    return _fmt(100 * r, 100 * lo, 100 * hi, digits=0) + " %"
+    return ci_text(100 * r, 100 * lo, 100 * hi, digits=0) + " %"
 
 
 def _md_interactions(res: Results, an: Analysis) -> list[str]:
@@ -942,7 +929,7 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
                 rows.append(
                     [m, *(interactions_cell(*an.interactions[(d, m, lab)]) for lab in labels)]
                 )
-        md += [_table(header, rows), ""]
+        md += [markdown_table(header, rows), ""]
         red_rows = [
             [name, *map(_reduction_cell, cells)] for name, cells in reduction_rows(res, an, d)
         ]
@@ -954,24 +941,27 @@ def _md_interactions(res: Results, an: Analysis) -> list[str]:
                 "needs fewer [95% independent-samples bootstrap CI]:",
                 "",
             ]
-            md += [_table(["comparison", *labels], red_rows), ""]
+            md += [markdown_table(["comparison", *labels], red_rows), ""]
     return md
+
+
+def _figure_section(title: str, text: str, alt: str, fig: Path | None) -> list[str]:
+    """A section that opens with its heading, a paragraph and a figure the report always draws."""
+    assert fig is not None
+    return [f"## {title}", "", text, "", f"![{alt}]({fig.name})", ""]
 
 
 def _md_curves_and_forgetting(
     res: Results, an: Analysis, figs: dict[str, Path | None]
 ) -> list[str]:
-    curves = figs["curves"]
-    assert curves is not None
-    md = ["## Learning curves", ""]
-    md += [
+    md = _figure_section(
+        "Learning curves",
         "Normalized score against online env steps: mean over seeds and 95% CI band; the "
         "dashed line is the dataset's own normalised return. Offline phases add no env steps, "
         "so a COOPO offline phase shows as a vertical step.",
-        "",
-        f"![learning curves]({curves.name})",
-        "",
-    ]
+        "learning curves",
+        figs["curves"],
+    )
     md += ["## Forgetting at the offline-to-online switch", ""]
     window = (
         f"in the first {an.window / 1000:g}k online env steps after the switch (the suite's "
@@ -986,9 +976,9 @@ def _md_curves_and_forgetting(
         "a run's switches (COOPO has one per cycle).",
         "",
     ]
-    rows = [[d, m, _fmt(*first), _fmt(*avg)] for d, m, first, avg in forgetting_rows(res, an)]
+    rows = [[d, m, ci_text(*first), ci_text(*avg)] for d, m, first, avg in forgetting_rows(res, an)]
     md += [
-        _table(["dataset", "method", "first switch", "all switches"], rows)
+        markdown_table(["dataset", "method", "first switch", "all switches"], rows)
         if rows
         else "(no method switches from offline to online)",
         "",
@@ -997,24 +987,21 @@ def _md_curves_and_forgetting(
 
 
 def _md_drift(res: Results, figs: dict[str, Path | None]) -> list[str]:
-    drift = figs["drift"]
-    assert drift is not None
-    md = ["## Drift from the data", ""]
-    md += [
+    md = _figure_section(
+        "Drift from the data",
         "Mean squared distance between the policy's deterministic action and the dataset's "
         "action on 1,000 fixed dataset states (actions scaled to [-1, 1]), at every evaluation. "
         "Lower = closer to the behaviour policy.",
-        "",
-        f"![drift]({drift.name})",
-        "",
-    ]
+        "drift",
+        figs["drift"],
+    )
     rows = [
         [
             d,
             m,
-            _fmt(*mse, digits=3),
-            _fmt(*kl, digits=2) if kl else "-",
-            _fmt(*ll, digits=2) if ll else "-",
+            ci_text(*mse, digits=3),
+            ci_text(*kl, digits=2) if kl else "-",
+            ci_text(*ll, digits=2) if ll else "-",
         ]
         for d, m, mse, kl, ll in drift_rows(res)
     ]
@@ -1025,7 +1012,7 @@ def _md_drift(res: Results, figs: dict[str, Path | None]) -> list[str]:
         "last offline KL to previous policy",
         "last offline data log-likelihood",
     ]
-    return [*md, _table(header, rows), ""]
+    return [*md, markdown_table(header, rows), ""]
 
 
 def render_markdown(res: Results, an: Analysis, figs: dict[str, Path | None]) -> str:
@@ -1047,10 +1034,13 @@ def write_report(results_dir: str | Path, out: str | Path | None = None) -> tupl
     out = Path(out) if out else res.root / "report"
     out.mkdir(parents=True, exist_ok=True)
     an = analyse(res)
+    across = bool(an.aggregate)  # the figures across datasets need the aggregate scores
     figs: dict[str, Path | None] = {
         "curves": fig_learning_curves(res, out / "learning_curves.png", levels=an.data_level),
-        "aggregate": fig_aggregate(res, an, out / "aggregate.png"),
-        "profile": fig_performance_profile(res, an, out / "performance_profile.png"),
+        "aggregate": fig_aggregate(res, an, out / "aggregate.png") if across else None,
+        "profile": (
+            fig_performance_profile(res, an, out / "performance_profile.png") if across else None
+        ),
         "drift": fig_learning_curves(
             res, out / "drift.png", key=DRIFT, ylabel="mean squared action distance to data"
         ),

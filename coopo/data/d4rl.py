@@ -17,7 +17,6 @@ import json
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 
 import h5py
 import numpy as np
@@ -27,10 +26,11 @@ from coopo.data.dataset import (
     DatasetError,
     DatasetMetadata,
     check_declared,
-    check_reference_scores,
     flags,
     make_dataset,
+    saved_metadata,
 )
+from coopo.data.hdf5 import open_hdf5, read_array
 
 META_ATTR = "coopo_metadata"
 
@@ -43,11 +43,7 @@ def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
     naming the field. Without ``next_observations`` (the original D4RL layout), each row's
     successor is the next row, and rows whose successor is not in the file are dropped."""
     src = str(path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as e:
-        raise DatasetError(src, None, f"not a readable HDF5 file ({e})") from e
-    with f:
+    with open_hdf5(src, path) as f:
         raw, n = _read_fields(src, f)
         try:
             meta_json = f.attrs.get(META_ATTR)
@@ -61,7 +57,7 @@ def read_d4rl(path: str | os.PathLike[str]) -> Dataset:
     if terminals.ndim != 1 or timeouts.ndim != 1:
         bad = "terminals" if terminals.ndim != 1 else "timeouts"
         raise DatasetError(src, bad, f"expected shape ({n},), got {raw[bad].shape}")
-    metadata = _metadata(src, meta_json)
+    metadata = saved_metadata(src, META_ATTR, meta_json)  # absent in D4RL's own files
     if np.ndim(rewards) == 2 and np.shape(rewards)[1] == 1:
         rewards = rewards[:, 0]
     next_obs = raw.get("next_observations")
@@ -98,28 +94,7 @@ def _read_fields(src: str, f: h5py.File) -> tuple[dict[str, np.ndarray], int | N
         if d.shape[0] != n:
             raise DatasetError(src, key, f"length {d.shape[0]} != observations length {n}")
         check_declared(src, key, d.shape, d.dtype)
-    raw: dict[str, np.ndarray] = {}
-    for key in KEYS:
-        if key in f:
-            try:
-                raw[key] = np.asarray(f[key][()])
-            except (OSError, ValueError, TypeError, MemoryError) as e:
-                raise DatasetError(src, key, f"unreadable ({e})") from e
-    return raw, n
-
-
-def _metadata(src: str, meta_json: Any) -> DatasetMetadata:
-    """coopo's metadata attribute (absent in D4RL's own files)."""
-    try:
-        saved = json.loads(meta_json) if meta_json is not None else {}
-        if not isinstance(saved, dict):
-            raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
-        check_reference_scores(
-            src, f"{META_ATTR}/", saved.get("ref_min_score"), saved.get("ref_max_score")
-        )
-        return DatasetMetadata.from_json({**dict(saved), "source": src})
-    except (ValueError, TypeError) as e:
-        raise DatasetError(src, META_ATTR, f"unreadable metadata ({e})") from e
+    return {key: read_array(src, key, f[key]) for key in KEYS if key in f}, n
 
 
 def _successors_from_next_rows(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -122,6 +123,22 @@ def check_reference_scores(source: str, prefix: str, ref_min: Any, ref_max: Any)
             prefix + "ref_max_score",
             f"must be greater than ref_min_score ({float(ref_min)!r}), got {float(ref_max)!r}",
         )
+
+
+def saved_metadata(source: str, fld: str, text: Any) -> DatasetMetadata:
+    """coopo's own metadata record as a D4RL or npz file keeps it, a JSON object (``text``:
+    None where the file has none), as the :class:`DatasetMetadata` of ``source``; a problem is
+    a :class:`DatasetError` naming ``fld``, where the record is kept."""
+    try:
+        saved = json.loads(text) if text is not None else {}
+        if not isinstance(saved, dict):
+            raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
+        check_reference_scores(
+            source, f"{fld}/", saved.get("ref_min_score"), saved.get("ref_max_score")
+        )
+        return DatasetMetadata.from_json({**saved, "source": source})
+    except (ValueError, TypeError) as e:
+        raise DatasetError(source, fld, f"unreadable metadata ({e})") from e
 
 
 def flags(source: str, fld: str, a: Any) -> np.ndarray:

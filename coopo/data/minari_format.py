@@ -28,6 +28,7 @@ from coopo.data.dataset import (
     flags,
     make_dataset,
 )
+from coopo.data.hdf5 import open_hdf5, read_array
 from coopo.paths import replace_dir
 
 MINARI_VERSION = "0.5.4"  # the storage format version we write (read by minari 0.5.x)
@@ -91,11 +92,7 @@ def read_minari(directory: str | os.PathLike[str]) -> Dataset:
         return _assemble(str(d / "data"), meta, d, _package_episodes(d))
     src = str(data_path)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("o", "no", "a", "r", "te", "tr")}
-    try:
-        f = h5py.File(data_path, "r")
-    except (OSError, ValueError) as e:
-        raise DatasetError(src, None, f"not a readable HDF5 file ({e})") from e
-    with f:
+    with open_hdf5(src, data_path) as f:
         try:
             names = [k for k in f if k.startswith("episode_")]
             names = sorted(names, key=lambda k: int(k.split("_")[1]))
@@ -148,10 +145,7 @@ def _read_episode(src: str, f: h5py.File, name: str) -> dict[str, np.ndarray]:
     raw = {}
     for key, ds in d.items():
         check_declared(src, f"{name}/{key}", ds.shape, ds.dtype)
-        try:
-            raw[key] = np.asarray(ds[()])
-        except (OSError, ValueError, TypeError, MemoryError) as e:
-            raise DatasetError(src, f"{name}/{key}", f"unreadable ({e})") from e
+        raw[key] = read_array(src, f"{name}/{key}", ds)
     te = flags(src, f"{name}/terminations", raw["terminations"])
     tr = flags(src, f"{name}/truncations", raw["truncations"])
     if t and not (te[-1] or tr[-1]):

@@ -15,11 +15,10 @@ from coopo.data.dataset import (
     FIELDS,
     Dataset,
     DatasetError,
-    DatasetMetadata,
     check_declared,
-    check_reference_scores,
     flags,
     make_dataset,
+    saved_metadata,
 )
 
 
@@ -78,19 +77,8 @@ def read_npz(path: str | os.PathLike[str]) -> Dataset:
         arrays["terminated"] = flags(src, "terminals", arrays.pop("terminals"))
         if "timeouts" in arrays:
             arrays.setdefault("truncated", flags(src, "timeouts", arrays.pop("timeouts")))
-    meta = DatasetMetadata()
-    try:
-        if "metadata" in arrays:
-            saved = json.loads(str(arrays.pop("metadata")))
-            if not isinstance(saved, dict):
-                raise ValueError(f"expected a JSON object, got {type(saved).__name__}")
-            check_reference_scores(
-                src, "metadata/", saved.get("ref_min_score"), saved.get("ref_max_score")
-            )
-            meta = DatasetMetadata.from_json(saved)
-        meta = DatasetMetadata.from_json({**meta.to_json(), "source": src})
-    except (ValueError, TypeError) as e:
-        raise DatasetError(src, "metadata", f"unreadable metadata ({e})") from e
+    saved = str(arrays.pop("metadata")) if "metadata" in arrays else None
+    meta = saved_metadata(src, "metadata", saved)
     return make_dataset(src, meta, **{k: arrays.get(k) for k in FIELDS})
 
 

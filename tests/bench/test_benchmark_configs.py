@@ -116,6 +116,7 @@ def test_parity_cells_spell_out_every_coopo_hyperparameter(cell):
     cfg = TrainConfig(**fields)
     validate_config(cfg)
     assert cfg.method == "offline" and cfg.offline == cell.coopo_algorithm
+    assert cfg.env_id == "Hopper-v5"
     assert getattr(cfg, cell.coopo_algorithm) == config_class(**cell.coopo_fields)
     assert cfg.batch_size == cell.d3rlpy_kwargs["batch_size"] == parity.BATCH
     assert cfg.network.num_critics == cell.d3rlpy_kwargs["n_critics"] == 2

@@ -105,11 +105,12 @@ def test_the_newest_row_of_each_seeds_buffer_is_marked_truncated_unless_it_termi
 
 # ----------------------------------------------------------------------------- whole runs
 @pytest.mark.slow
-def test_a_drifting_online_phase_hands_back_early_and_the_online_budget_is_kept(
+def test_a_drifting_online_phase_hands_back_early_keeps_the_budget_and_resumes_exactly(
     tmp_path: Path, capsys
 ):
     run = tmp_path / "run"
-    result = train(cfg(tmp_path, **DRIFT, drift_switch_mse=1e-12))  # any distance is drift
+    drifting = cfg(tmp_path, **DRIFT, drift_switch_mse=1e-12)  # any distance is drift
+    result = train(drifting)
     assert result.finished
     said = capsys.readouterr().out
     assert "back to anchoring early (data_action_mse" in said
@@ -129,6 +130,17 @@ def test_a_drifting_online_phase_hands_back_early_and_the_online_budget_is_kept(
         (1, 800),
     ]
     assert json.loads((run / "results.json").read_text())["env_steps"] == 800
+    # a run stopped after the early switch and resumed reproduces the unbroken one
+    part = tmp_path / "part"
+    train(dataclasses.replace(drifting, run_dir=str(part), max_phases=2))
+    latest = ckpt.latest(part)
+    assert latest is not None
+    # the steps owed to the next online phase are part of the checkpoint
+    assert json.loads((latest / "manifest.json").read_text())["counters"]["online_carry"] == 300
+    assert resume(part).finished
+    assert read_metrics(run) == read_metrics(part)
+    full = json.loads((run / "results.json").read_text())
+    assert json.loads((part / "results.json").read_text()) == full
 
 
 @pytest.mark.slow
@@ -136,22 +148,6 @@ def test_a_switch_that_never_fires_leaves_the_run_as_it_was(tmp_path: Path):
     train(cfg(tmp_path, "plain", **DRIFT))
     train(cfg(tmp_path, "never", **DRIFT, drift_switch_mse=1e9))
     assert read_metrics(tmp_path / "plain") == read_metrics(tmp_path / "never")
-
-
-@pytest.mark.slow
-def test_a_run_resumed_after_an_early_switch_reproduces_the_unbroken_run(tmp_path: Path):
-    c = cfg(tmp_path, "full", **DRIFT, drift_switch_mse=1e-12)
-    train(c)
-    part = tmp_path / "part"
-    train(dataclasses.replace(c, run_dir=str(part), max_phases=2))
-    latest = ckpt.latest(part)
-    assert latest is not None
-    # the steps owed to the next online phase are part of the checkpoint
-    assert json.loads((latest / "manifest.json").read_text())["counters"]["online_carry"] == 300
-    assert resume(part).finished
-    assert read_metrics(tmp_path / "full") == read_metrics(part)
-    full = json.loads((tmp_path / "full" / "results.json").read_text())
-    assert json.loads((part / "results.json").read_text()) == full
 
 
 @pytest.mark.slow

@@ -32,11 +32,12 @@ def timed(command: str, cwd: Path) -> dict[str, object]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
-        ["bash", "-c", command], cwd=cwd, capture_output=True, text=True, env={**os.environ}
-    )
+        ["bash", "-c", command], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ},
+    )  # fmt: skip
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+    tail = done.stdout.strip().splitlines()[-3:]
     print(f"{command}: rc {done.returncode}, {wall / 60:.1f} min wall", flush=True)
     return {
         "command": command,

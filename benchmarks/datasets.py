@@ -69,15 +69,11 @@ def recorded(results: Path) -> dict[str, set[str]]:
     return needs
 
 
-def content_hash(path: Path) -> str:
-    from coopo.data import read_npz
-
-    return read_npz(path).content_hash()
-
-
 def check(path: Path, hashes: set[str]) -> None:
     """Refuse a file whose content is not what the runs recorded."""
-    now = content_hash(path)
+    from coopo.bench.harness import dataset_hash  # what runs record in dataset.json
+
+    now = dataset_hash(path)
     if hashes and hashes != {now}:
         raise SystemExit(
             f"{path}: content hash {now}, but its runs recorded {', '.join(sorted(hashes))}"
